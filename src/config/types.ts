@@ -1,0 +1,88 @@
+// The validated configuration (SPEC §2) and this node's resolved view of it. Types only.
+import type { AutoPolicy, GroupName, IgnoredAttr, NodeName, RootId } from '../core/types.ts';
+
+/** Default TCP port (csync2's). */
+export const DEFAULT_PORT = 30865;
+
+/** One `[[groups.NAME.actions]]` entry. */
+export interface ActionConfig {
+  /** Patterns as written (may contain %prefix%); matched like include/exclude patterns. */
+  readonly pattern: readonly string[];
+  readonly exec: string;
+  readonly logfile: string | undefined;
+  readonly doLocal: boolean;
+  readonly doLocalOnly: boolean;
+  readonly timeoutMs: number;
+}
+
+/** One `[groups.NAME]` table, validated, with defaults filled in. Paths are unexpanded. */
+export interface GroupConfig {
+  readonly name: GroupName;
+  readonly hosts: readonly NodeName[];
+  readonly receiveOnly: readonly NodeName[];
+  /** Path of the key file (may contain %h). */
+  readonly keyFile: string;
+  /** Roots as written, e.g. "%www%/htdocs"; each is absolute once prefixes are expanded. */
+  readonly include: readonly RootId[];
+  readonly exclude: readonly string[];
+  readonly auto: AutoPolicy;
+  readonly backupDir: string | undefined;
+  readonly backupGenerations: number;
+  readonly ignore: readonly IgnoredAttr[];
+  readonly watch: boolean;
+  readonly checkIntervalMs: number;
+  /** Largest share of a group's files one update may delete on a peer, 0..100 (SPEC §4.6). */
+  readonly maxDeletePercent: number;
+  readonly actions: readonly ActionConfig[];
+}
+
+/** One `[hosts]` entry. */
+export interface HostConfig {
+  readonly name: NodeName;
+  /** Host name or IP address, without brackets for IPv6. */
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The whole validated file: identical on every node. */
+export interface Config {
+  /** Where it was read from (for messages). */
+  readonly source: string;
+  readonly port: number;
+  readonly stateDir: string;
+  readonly tls: {
+    readonly cert: string;
+    readonly key: string;
+    /** Peer name → "sha256:<hex>" of its certificate's DER. */
+    readonly pins: Readonly<Record<NodeName, string>>;
+  };
+  readonly hosts: Readonly<Record<NodeName, HostConfig>>;
+  /** Prefix name → node name (or "default") → absolute path. */
+  readonly prefixes: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly groups: Readonly<Record<GroupName, GroupConfig>>;
+}
+
+/** A group as this node sees it: roots and paths expanded for this node. */
+export interface NodeGroup {
+  readonly config: GroupConfig;
+  /** RootId → this node's absolute directory (or file) for it. */
+  readonly roots: ReadonlyMap<RootId, string>;
+  /** The other hosts of the group. */
+  readonly peers: readonly NodeName[];
+  /** True when this node is listed in receive_only. */
+  readonly receiveOnly: boolean;
+  readonly keyFile: string;
+  readonly backupDir: string | undefined;
+}
+
+/** Everything one node needs: the config resolved for `self`. */
+export interface NodeView {
+  readonly config: Config;
+  readonly self: NodeName;
+  readonly stateDir: string;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  readonly listen: HostConfig;
+  /** Only the groups this node belongs to. */
+  readonly groups: ReadonlyMap<string, NodeGroup>;
+}

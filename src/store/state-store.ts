@@ -1,0 +1,76 @@
+// The StateStore port: what a node remembers between runs. Row types and the interface only.
+import type { FileState, LogicalPath, NodeName, VersionVector } from '../core/types.ts';
+
+/** One pending delivery: `path` has a local change that `peer` has not acknowledged yet. */
+export interface DirtyRow {
+  readonly path: LogicalPath;
+  readonly peer: NodeName;
+  /** Set by `csync -f`: this node's version wins at the peer even if concurrent. */
+  readonly force: boolean;
+  /** Why the last attempt failed (undefined while not yet attempted or after success). */
+  readonly lastError: string | undefined;
+  /** When the row was (re)marked, ms since the epoch. */
+  readonly markedAtMs: number;
+}
+
+/** An unresolved conflict between this node's version of `path` and `peer`'s. */
+export interface ConflictRow {
+  readonly path: LogicalPath;
+  readonly peer: NodeName;
+  /** The peer's state at the time the conflict was detected. */
+  readonly remote: FileState;
+  readonly detectedAtMs: number;
+}
+
+/** A pinned peer certificate. */
+export interface PinRow {
+  readonly peer: NodeName;
+  /** "sha256:<64 hex>" of the certificate's DER. */
+  readonly fingerprint: string;
+  readonly pinnedAtMs: number;
+}
+
+/**
+ * Persistent node state. Implementations must make every method atomic and safe to use from
+ * several processes at once (the daemon and CLI commands share one database).
+ * Methods throw CsyncError('CSYNC_STORE_FAILED') on I/O failure.
+ */
+export interface StateStore {
+  /** The recorded state of `path`, or undefined if never recorded. */
+  get(path: LogicalPath): FileState | undefined;
+  /** Inserts or replaces the state of `path`. */
+  put(state: FileState): void;
+  /** Forgets `path` entirely (its dirty and conflict rows too). */
+  remove(path: LogicalPath): void;
+  /**
+   * Every state whose path equals `prefix` or starts with `prefix + '/'`, ordered by path
+   * (so parents come before children). No prefix: every state.
+   */
+  list(prefix?: string): FileState[];
+  /** Marks `path` dirty for each peer (upsert; `force` true is sticky until cleared). Clears lastError. */
+  markDirty(path: LogicalPath, peers: readonly NodeName[], opts: { force: boolean; nowMs: number }): void;
+  /** Dirty rows, optionally only for one peer, ordered by path. */
+  listDirty(peer?: NodeName): DirtyRow[];
+  /**
+   * Clears the dirty row for (path, peer) only if the stored version of `path` still equals
+   * `deliveredVersion` (a newer local change keeps it dirty). Returns true if a row was removed.
+   */
+  clearDirty(path: LogicalPath, peer: NodeName, deliveredVersion: VersionVector): boolean;
+  /** Records why delivering (path, peer) failed; the row stays dirty. */
+  setDirtyError(path: LogicalPath, peer: NodeName, reason: string): void;
+  /** Records (or replaces) a conflict for (path, peer). */
+  putConflict(row: ConflictRow): void;
+  /** Conflicts, optionally only for one path. */
+  listConflicts(path?: LogicalPath): ConflictRow[];
+  /** Removes conflicts for `path` (all peers, or one). */
+  clearConflicts(path: LogicalPath, peer?: NodeName): void;
+  getPin(peer: NodeName): PinRow | undefined;
+  setPin(row: PinRow): void;
+  listPins(): PinRow[];
+  /** Returns true if a pin was removed. */
+  forgetPin(peer: NodeName): boolean;
+  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T;
+  /** Closes the database. The store is unusable afterwards. */
+  close(): void;
+}
