@@ -1,0 +1,99 @@
+// Commands that manage identity and configuration: -k, tls init, trust list|forget, config check, status.
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { CsyncError } from '../core/errors.ts';
+import { renderEffectiveConfig } from '../config/render.ts';
+import { writeNodeCertificate } from '../net/cert.ts';
+import type { Command } from './args.ts';
+import type { Io } from './output.ts';
+import type { Runtime } from '../daemon/runtime.ts';
+
+const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._';
+
+/** -k FILE: writes 64 random characters (384 bits) with mode 0600; never overwrites. */
+export function commandKeygen(cmd: Command, io: Io): number {
+  const file = cmd.args[0] as string;
+  const bytes = randomBytes(64);
+  const key = Array.from(bytes, (b) => KEY_ALPHABET[b % 64]).join('');
+  let fd: number;
+  try {
+    fd = openSync(file, 'wx', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CsyncError('CSYNC_IO', `key file ${JSON.stringify(file)}: ${code === 'EEXIST' ? 'already exists' : String(code)}`, {
+      cause: err,
+      hint: code === 'EEXIST' ? 'csync never overwrites a key; remove the file first if you really want a new key' : 'check the directory exists and is writable',
+    });
+  }
+  try {
+    writeSync(fd, `${key}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  if (!cmd.options.quiet) io.err(`wrote a new group key to ${file}; copy this same file to every host of the group\n`);
+  return 0;
+}
+
+/** tls init: this node's self-signed certificate and key, at the configured paths. */
+export async function commandTlsInit(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  const cert = await writeNodeCertificate({ certPath: rt.view.tlsCert, keyPath: rt.view.tlsKey, nodeName: rt.view.self, overwrite: false });
+  if (!cmd.options.quiet) io.out(`wrote ${rt.view.tlsCert} and ${rt.view.tlsKey}\nfingerprint ${cert.fingerprint}\n`);
+  return 0;
+}
+
+/** trust list: pinned peer certificates. */
+export function commandTrustList(rt: Runtime, cmd: Command, io: Io): number {
+  const pins = rt.store.listPins();
+  const configured = rt.view.config.tls.pins;
+  if (cmd.options.json) {
+    io.out(`${JSON.stringify({ stored: pins, configured })}\n`);
+    return 0;
+  }
+  for (const p of pins) io.out(`${p.peer}\t${p.fingerprint}\tpinned ${new Date(p.pinnedAtMs).toISOString()}\n`);
+  for (const [peer, fp] of Object.entries(configured)) io.out(`${peer}\t${fp}\tfrom tls.pins\n`);
+  return 0;
+}
+
+/** trust forget PEER: drops the stored pin so the next successful authentication pins anew. */
+export function commandTrustForget(rt: Runtime, cmd: Command, io: Io): number {
+  const peer = cmd.args[0] as string;
+  const removed = rt.store.forgetPin(peer);
+  if (rt.view.config.tls.pins[peer] !== undefined) io.err(`note: ${peer} is also pinned in tls.pins of the config; edit it there\n`);
+  io.out(removed ? `forgot the pinned certificate of ${peer}\n` : `no stored pin for ${peer}\n`);
+  return removed ? 0 : 1;
+}
+
+/** config check: validate everything (keys too) and print the effective config for this node. */
+export function commandConfigCheck(rt: Runtime, _cmd: Command, io: Io): number {
+  io.out(renderEffectiveConfig(rt.view));
+  return 0;
+}
+
+/** status: this node, its groups, each peer's dirty count and conflicts (a first version). */
+export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
+  const dirty = rt.store.listDirty();
+  const conflicts = rt.store.listConflicts();
+  const groups = [...rt.view.groups.values()].map((g) => ({
+    group: g.config.name,
+    receiveOnly: g.receiveOnly,
+    peers: g.peers.map((peer) => ({
+      peer,
+      dirty: dirty.filter((d) => d.peer === peer).length,
+      failing: dirty.filter((d) => d.peer === peer && d.lastError !== undefined).length,
+      lastError: dirty.find((d) => d.peer === peer && d.lastError !== undefined)?.lastError,
+      conflicts: conflicts.filter((c) => c.peer === peer).length,
+    })),
+  }));
+  if (cmd.options.json) {
+    io.out(`${JSON.stringify({ node: rt.view.self, groups, conflicts: conflicts.map((c) => ({ path: c.path, peer: c.peer })) })}\n`);
+    return 0;
+  }
+  io.out(`node ${rt.view.self}\n`);
+  for (const g of groups) {
+    io.out(`group ${g.group}${g.receiveOnly ? ' (receive only)' : ''}\n`);
+    for (const p of g.peers) io.out(`  ${p.peer}: ${p.dirty} dirty${p.failing ? ` (${p.failing} failing: ${p.lastError ?? ''})` : ''}, ${p.conflicts} conflicts\n`);
+  }
+  for (const c of conflicts) io.out(`conflict ${c.path} with ${c.peer}\n`);
+  return 0;
+}

@@ -1,0 +1,181 @@
+// Command-line parsing: argv → a Command value. Pure; csync2's short flags keep their meaning.
+import { CsyncError } from '../core/errors.ts';
+
+/** The action a command line asks for. */
+export type Action =
+  | 'check' | 'update' | 'check-update' | 'mark' | 'force' | 'list-dirty' | 'list-db' | 'compare' | 'remove-stale'
+  | 'keygen' | 'daemon' | 'status' | 'tls-init' | 'trust-list' | 'trust-forget' | 'restore' | 'demo' | 'config-check'
+  | 'help' | 'version';
+
+/** Options shared by every action. */
+export interface Options {
+  readonly config: string | undefined;
+  readonly node: string | undefined;
+  readonly stateDir: string | undefined;
+  readonly groups: readonly string[] | undefined;
+  readonly peers: readonly string[] | undefined;
+  readonly recursive: boolean;
+  readonly dryRun: boolean;
+  readonly verbose: boolean;
+  readonly quiet: boolean;
+  readonly json: boolean;
+  readonly allowMassDelete: boolean;
+  readonly generation: number | undefined;
+  /** demo: keep running daemons (live mode) */
+  readonly live: boolean;
+}
+
+/** A parsed command line. */
+export interface Command {
+  readonly action: Action;
+  readonly args: readonly string[];
+  readonly options: Options;
+}
+
+const SHORT_ACTIONS: Readonly<Record<string, Action>> = {
+  c: 'check', u: 'update', x: 'check-update', m: 'mark', f: 'force', M: 'list-dirty', L: 'list-db', T: 'compare', R: 'remove-stale',
+};
+const SUBCOMMANDS: Readonly<Record<string, Action>> = {
+  daemon: 'daemon', status: 'status', restore: 'restore', demo: 'demo', help: 'help', version: 'version',
+};
+const VALUE_FLAGS = new Set(['C', 'N', 'D', 'G', 'P', 'k']);
+
+/** Usage text printed by `csync --help` and after usage errors. */
+export const USAGE = `usage: csync [options] -c|-u|-x|-m|-f [-r] [PATH…]
+       csync -M | -L | -T [PATH] | -R | -k FILE | -ii
+       csync daemon | status | demo [--live] | config check | tls init | trust list | trust forget PEER
+       csync restore PATH [--generation N]
+
+  -c  check: scan, record changes, mark them dirty      -u  update: send dirty entries to peers
+  -x  check, then update (cron and hook command)        -m  mark PATH dirty for every peer
+  -f  force: this node's version of PATH wins           -M  list dirty entries (exit 2 if none)
+  -L  list the state database (exit 2 if empty)         -T  compare files with every peer
+  -R  drop rows of paths no longer in any group         -k FILE  write a new group key
+  -ii run the daemon (same as \`csync daemon\`)
+
+options: -r recursive  -C PATH config  -N NAME node  -D DIR state dir  -G g1,g2 groups  -P p1,p2 peers
+         -d dry run  -v verbose  -q quiet  --json  --allow-mass-delete
+exit: 0 ok, 1 failures/conflicts, 2 nothing listed, 64 usage, 69 no peer reachable, 77 auth, 78 config`;
+
+function usage(message: string): CsyncError {
+  return new CsyncError('CSYNC_USAGE', message, { hint: 'run `csync --help` for the usage' });
+}
+
+interface Draft {
+  actions: Action[];
+  args: string[];
+  opts: { -readonly [K in keyof Options]: Options[K] };
+  keyFile?: string;
+}
+
+/** Parses argv (without node and script). Throws CsyncError('CSYNC_USAGE') on any mistake. */
+export function parseArgs(argv: readonly string[]): Command {
+  const d: Draft = {
+    actions: [],
+    args: [],
+    opts: {
+      config: undefined, node: undefined, stateDir: undefined, groups: undefined, peers: undefined, recursive: false, dryRun: false,
+      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false,
+    },
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      d.args.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a.startsWith('--')) i = longOption(d, a, argv, i);
+    else if (a === '-ii') d.actions.push('daemon');
+    else if (a.startsWith('-') && a.length > 1) i = shortFlags(d, a, argv, i);
+    else if (d.actions.length === 0 && d.args.length === 0 && a in SUBCOMMANDS) d.actions.push(SUBCOMMANDS[a] as Action);
+    else if (d.actions.length === 0 && d.args.length === 0 && (a === 'config' || a === 'tls' || a === 'trust')) i = twoWord(d, a, argv, i);
+    else d.args.push(a);
+  }
+  return finish(d);
+}
+
+function twoWord(d: Draft, a: string, argv: readonly string[], i: number): number {
+  const sub = argv[i + 1];
+  const map: Record<string, Action | undefined> = { 'config check': 'config-check', 'tls init': 'tls-init', 'trust list': 'trust-list', 'trust forget': 'trust-forget' };
+  const action = map[`${a} ${sub ?? ''}`];
+  if (action === undefined) throw usage(`unknown command ${JSON.stringify(`${a} ${sub ?? ''}`.trim())}`);
+  d.actions.push(action);
+  return i + 1;
+}
+
+function longOption(d: Draft, a: string, argv: readonly string[], i: number): number {
+  const flags: Record<string, () => void> = {
+    '--json': () => (d.opts.json = true),
+    '--dry-run': () => (d.opts.dryRun = true),
+    '--verbose': () => (d.opts.verbose = true),
+    '--quiet': () => (d.opts.quiet = true),
+    '--recursive': () => (d.opts.recursive = true),
+    '--allow-mass-delete': () => (d.opts.allowMassDelete = true),
+    '--live': () => (d.opts.live = true),
+    '--help': () => d.actions.push('help'),
+    '--version': () => d.actions.push('version'),
+  };
+  const flag = flags[a];
+  if (flag) {
+    flag();
+    return i;
+  }
+  if (a === '--generation') {
+    const v = argv[i + 1];
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < 0) throw usage('--generation needs a whole number ≥ 0');
+    d.opts.generation = n;
+    return i + 1;
+  }
+  throw usage(`unknown option ${JSON.stringify(a)}`);
+}
+
+function shortFlags(d: Draft, a: string, argv: readonly string[], i: number): number {
+  for (let j = 1; j < a.length; j++) {
+    const f = a[j] as string;
+    if (VALUE_FLAGS.has(f)) {
+      const rest = a.slice(j + 1);
+      const value = rest !== '' ? rest : argv[++i];
+      if (value === undefined || value === '') throw usage(`option -${f} needs a value`);
+      setValue(d, f, value);
+      return i;
+    }
+    const action = SHORT_ACTIONS[f];
+    if (action) d.actions.push(action);
+    else if (f === 'r') d.opts.recursive = true;
+    else if (f === 'd') d.opts.dryRun = true;
+    else if (f === 'v') d.opts.verbose = true;
+    else if (f === 'q') d.opts.quiet = true;
+    else if (f === 'h') d.actions.push('help');
+    else throw usage(`unknown option -${f}`);
+  }
+  return i;
+}
+
+function setValue(d: Draft, f: string, value: string): void {
+  const list = (): string[] => value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (f === 'C') d.opts.config = value;
+  else if (f === 'N') d.opts.node = value;
+  else if (f === 'D') d.opts.stateDir = value;
+  else if (f === 'G') d.opts.groups = list();
+  else if (f === 'P') d.opts.peers = list();
+  else {
+    d.actions.push('keygen');
+    d.keyFile = value;
+  }
+}
+
+function finish(d: Draft): Command {
+  const actions = [...new Set(d.actions)];
+  if (actions.includes('help')) return { action: 'help', args: [], options: d.opts };
+  if (actions.includes('version')) return { action: 'version', args: [], options: d.opts };
+  let action: Action | undefined = actions[0];
+  if (actions.length === 2 && actions.includes('check') && actions.includes('update')) action = 'check-update';
+  else if (actions.length > 1) throw usage(`choose one action, got ${actions.map((x) => JSON.stringify(x)).join(' and ')}`);
+  if (action === undefined) throw usage(d.args.length ? `unknown command ${JSON.stringify(d.args[0])}` : 'no action given');
+  const args = action === 'keygen' ? [d.keyFile as string, ...d.args] : d.args;
+  if ((action === 'mark' || action === 'force' || action === 'restore') && args.length === 0) throw usage(`-${action === 'restore' ? ' restore' : action[0]} needs at least one PATH`);
+  if (action === 'trust-forget' && args.length !== 1) throw usage('trust forget needs exactly one PEER');
+  if (d.opts.generation !== undefined && action !== 'restore') throw usage('--generation goes with restore');
+  return { action, args, options: d.opts };
+}

@@ -1,0 +1,122 @@
+// The CLI: argv → command → exit status. The only layer that maps errors to exit statuses.
+import type { Command } from './args.ts';
+import { parseArgs, USAGE } from './args.ts';
+import type { Io } from './output.ts';
+import { renderError } from './output.ts';
+import { commandConfigCheck, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
+import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandUpdate } from './sync-commands.ts';
+import { runDemo } from './demo.ts';
+import { makeLogger } from '../daemon/log.ts';
+import { openRuntime } from '../daemon/runtime.ts';
+import type { Runtime } from '../daemon/runtime.ts';
+import { runDaemon } from '../daemon/daemon.ts';
+
+/** The package version printed by --version. */
+export const VERSION = '0.1.0';
+
+const processIo: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  isTty: process.stderr.isTTY === true,
+};
+
+/** Runs one command line and returns its exit status; never throws. */
+export async function runCommand(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let cmd: Command | undefined;
+  try {
+    cmd = parseArgs(argv);
+    return await dispatch(cmd, io);
+  } catch (err) {
+    const status = renderError(io, err, cmd?.options.verbose ?? argv.includes('-v'));
+    return status;
+  }
+}
+
+/** Entry point used by src/main.ts: runs and exits with the status. */
+export async function runCli(argv: readonly string[]): Promise<void> {
+  const status = await runCommand(argv.slice(2));
+  process.exitCode = status;
+  // Exit once output is flushed, even if a library left a handle open.
+  process.stdout.write('', () => process.exit(status));
+}
+
+async function dispatch(cmd: Command, io: Io): Promise<number> {
+  switch (cmd.action) {
+    case 'help':
+      io.out(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      io.out(`csync ${VERSION}\n`);
+      return 0;
+    case 'keygen':
+      return commandKeygen(cmd, io);
+    case 'demo':
+      return runDemo(cmd, io);
+    default:
+      return withRuntime(cmd, io);
+  }
+}
+
+const KEYLESS = new Set(['tls-init', 'trust-list', 'trust-forget', 'list-dirty', 'list-db', 'status']);
+
+async function withRuntime(cmd: Command, io: Io): Promise<number> {
+  const daemon = cmd.action === 'daemon';
+  const level = cmd.options.verbose ? 'debug' : cmd.options.quiet ? 'error' : daemon ? 'info' : 'warn';
+  const log = makeLogger({ level, pretty: io.isTty });
+  const rt = await openRuntime({
+    configPath: cmd.options.config,
+    nodeName: cmd.options.node,
+    stateDir: cmd.options.stateDir,
+    checkKeys: !KEYLESS.has(cmd.action),
+    log,
+  });
+  try {
+    return await runWith(rt, cmd, io);
+  } finally {
+    rt.close();
+  }
+}
+
+async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  switch (cmd.action) {
+    case 'check':
+    case 'mark':
+    case 'force':
+      return commandCheck(rt, cmd, io);
+    case 'update':
+      return commandUpdate(rt, cmd, io);
+    case 'check-update':
+      return commandCheckUpdate(rt, cmd, io);
+    case 'list-dirty':
+      return commandListDirty(rt, cmd, io);
+    case 'list-db':
+      return commandListDb(rt, cmd, io);
+    case 'remove-stale':
+      return commandRemoveStale(rt, cmd, io);
+    case 'tls-init':
+      return commandTlsInit(rt, cmd, io);
+    case 'trust-list':
+      return commandTrustList(rt, cmd, io);
+    case 'trust-forget':
+      return commandTrustForget(rt, cmd, io);
+    case 'config-check':
+      return commandConfigCheck(rt, cmd, io);
+    case 'status':
+      return commandStatus(rt, cmd, io);
+    case 'daemon':
+      return runDaemon(rt);
+    case 'compare':
+    case 'restore':
+      io.err(`csync: ${cmd.action} is not implemented yet\n`);
+      return 64;
+    case 'help':
+    case 'version':
+    case 'keygen':
+    case 'demo':
+      throw new Error(`bug: ${cmd.action} dispatched with a runtime`);
+    default: {
+      const never: never = cmd.action;
+      throw new Error(`bug: unknown action ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,107 @@
+// The csync2-style commands: -c, -m, -f, -u, -x, -M, -L, -R. Each returns an exit status.
+import { resolve } from 'node:path';
+import { CsyncError } from '../core/errors.ts';
+import type { FileState } from '../core/types.ts';
+import { formatVersion } from '../core/version.ts';
+import type { Command } from './args.ts';
+import type { Io } from './output.ts';
+import { peerLine, updateExitStatus } from './output.ts';
+import { runCheck } from '../sync/check.ts';
+import type { CheckReport } from '../sync/check.ts';
+import { allRootTargets, logicalOf, targetsForUserPath, targetsOf } from '../sync/scope.ts';
+import type { Target } from '../sync/scope.ts';
+import { runUpdate } from '../sync/update.ts';
+import { connectPeer } from '../daemon/peers.ts';
+import { loadTlsMaterial } from '../daemon/server.ts';
+import type { Runtime } from '../daemon/runtime.ts';
+
+function groupFilter(cmd: Command): Set<string> | undefined {
+  return cmd.options.groups ? new Set(cmd.options.groups) : undefined;
+}
+
+function targetsFor(rt: Runtime, cmd: Command): Target[] {
+  const groups = groupFilter(cmd);
+  if (groups) for (const g of groups) if (!rt.view.groups.has(g)) throw new CsyncError('CSYNC_USAGE', `group ${JSON.stringify(g)}: this node is not in it`, { hint: 'see `csync config check` for this node\'s groups' });
+  if (cmd.args.length === 0) return allRootTargets(rt.view, groups);
+  return cmd.args.flatMap((p) => targetsForUserPath(rt.view, resolve(p), groups));
+}
+
+/** -c / -m / -f: scan and record. */
+export async function commandCheck(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  const targets = targetsFor(rt, cmd);
+  const mark = cmd.action === 'mark' || cmd.action === 'force';
+  const report = await runCheck(rt.ctx, targets, {
+    recursive: cmd.options.recursive || cmd.args.length === 0,
+    markAll: mark,
+    force: cmd.action === 'force',
+    allowMassDelete: cmd.options.allowMassDelete,
+    dryRun: cmd.options.dryRun,
+  });
+  return renderCheck(io, cmd, report);
+}
+
+function renderCheck(io: Io, cmd: Command, report: CheckReport): number {
+  if (cmd.options.verbose || cmd.options.dryRun) {
+    for (const s of report.changed) io.out(`${cmd.options.dryRun ? 'would record' : 'changed'}: ${s.meta.kind === 'deleted' ? 'deleted ' : ''}${s.path}\n`);
+  }
+  for (const p of report.problems) io.err(`csync: ${p.path}: ${p.message}\n`);
+  for (const h of report.halted) io.err(`csync: ${h.message}\nhint: ${h.hint ?? ''}\n`);
+  if (!cmd.options.quiet && cmd.action === 'check') io.err(`checked ${report.entriesSeen} entries: ${report.changed.length} changed\n`);
+  return report.halted.length > 0 || report.problems.length > 0 ? 1 : 0;
+}
+
+/** -u (and the second half of -x): deliver dirty entries. */
+export async function commandUpdate(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  const paths = cmd.args.length > 0 ? targetsFor(rt, cmd).map((t) => logicalOf(t) as string) : undefined;
+  const tls = loadTlsMaterial(rt);
+  const reports = await runUpdate(rt.ctx, {
+    connect: (peer) => connectPeer(rt, tls, peer),
+    ...(cmd.options.peers ? { peers: new Set(cmd.options.peers) } : {}),
+    ...(groupFilter(cmd) ? { groups: groupFilter(cmd) as Set<string> } : {}),
+    ...(paths ? { paths } : {}),
+    dryRun: cmd.options.dryRun,
+  });
+  if (cmd.options.json) io.out(`${JSON.stringify(reports.map((r) => ({ ...r, error: r.error ? { code: r.error.code, message: r.error.message } : undefined })))}\n`);
+  else if (!cmd.options.quiet || updateExitStatus(reports) !== 0) for (const r of reports) io.out(peerLine(r));
+  return updateExitStatus(reports);
+}
+
+/** -x: check, then update the same paths. */
+export async function commandCheckUpdate(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  const checked = await commandCheck(rt, { ...cmd, action: 'check', options: { ...cmd.options, quiet: true } }, io);
+  const updated = await commandUpdate(rt, cmd, io);
+  return updated !== 0 ? updated : checked;
+}
+
+/** -M: dirty entries as `force|chary<TAB>peer<TAB>path`; exit 2 when none. */
+export function commandListDirty(rt: Runtime, cmd: Command, io: Io): number {
+  const rows = rt.store.listDirty();
+  if (cmd.options.json) io.out(`${JSON.stringify(rows)}\n`);
+  else for (const r of rows) io.out(`${r.force ? 'force' : 'chary'}\t${r.peer}\t${r.path}${r.lastError && cmd.options.verbose ? `\t${r.lastError}` : ''}\n`);
+  return rows.length === 0 ? 2 : 0;
+}
+
+/** The check text of a state: what csync compares, in one line. */
+export function checkText(s: FileState): string {
+  const m = s.meta;
+  if (m.kind === 'deleted') return `deleted@${formatVersion(s.version)}`;
+  const what = m.kind === 'file' ? `${m.hash ?? '-'}:${m.sizeBytes}` : m.kind === 'symlink' ? `->${m.target ?? ''}` : '';
+  return `${m.kind}:${what}:${m.mode.toString(8)}:${m.uid}:${m.gid}:${m.mtimeNs}@${formatVersion(s.version)}`;
+}
+
+/** -L: every recorded state as `checktext<TAB>path`; exit 2 when empty. */
+export function commandListDb(rt: Runtime, cmd: Command, io: Io): number {
+  const states = rt.store.list();
+  if (cmd.options.json) {
+    io.out(`${JSON.stringify(states.map((s) => ({ ...s, meta: { ...s.meta, mtimeNs: s.meta.mtimeNs.toString() } })))}\n`);
+  } else for (const s of states) io.out(`${checkText(s)}\t${s.path}\n`);
+  return states.length === 0 ? 2 : 0;
+}
+
+/** -R: forget rows of paths that no group of this node holds any more. */
+export function commandRemoveStale(rt: Runtime, cmd: Command, io: Io): number {
+  const stale = rt.store.list().filter((s) => targetsOf(rt.view, rt.ctx.matchers, s.path).length === 0);
+  if (!cmd.options.dryRun) rt.store.transaction(() => stale.forEach((s) => rt.store.remove(s.path)));
+  for (const s of stale) io.out(`${cmd.options.dryRun ? 'would remove' : 'removed'}\t${s.path}\n`);
+  return 0;
+}

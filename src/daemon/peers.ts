@@ -1,0 +1,146 @@
+// Peer connections for one node: dial a peer (TLS, handshake, pin) as an OfferChannel, and serve an
+// inbound connection with an OfferReceiver. Composition only: the logic lives in net/ and sync/.
+import { CsyncError } from '../core/errors.ts';
+import type { GroupName, LogicalPath, NodeName } from '../core/types.ts';
+import { fromWireState, toWireState } from '../protocol/messages.ts';
+import type { Message } from '../protocol/messages.ts';
+import { PeerLink } from '../net/peer-link.ts';
+import type { InboundRequest } from '../net/peer-link.ts';
+import { checkPin, pinMismatchError } from '../net/pinning.ts';
+import { connectTls } from '../net/tls-transport.ts';
+import type { Transport } from '../net/transport.ts';
+import { OfferReceiver } from '../sync/receive.ts';
+import type { OfferOutcome } from '../sync/receive.ts';
+import type { OfferChannel, OutgoingOffer } from '../sync/update.ts';
+import type { PathLocks } from '../sync/path-locks.ts';
+import type { Runtime } from './runtime.ts';
+
+/** TLS material of this node. */
+export interface TlsMaterial {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const EMPTY = new Uint8Array(0);
+
+/** Keys of the groups this node shares with `peer`. */
+function keysSharedWith(rt: Runtime, peer: NodeName): Map<GroupName, Uint8Array> {
+  const out = new Map<GroupName, Uint8Array>();
+  for (const [name, g] of rt.view.groups) {
+    const key = rt.keys.get(name);
+    if (key && g.config.hosts.includes(peer)) out.set(name, key);
+  }
+  return out;
+}
+
+/** Checks (and on first use stores) the peer's certificate pin; throws CSYNC_CERT_CHANGED on mismatch. */
+function enforcePin(rt: Runtime, peer: NodeName, transport: Transport): void {
+  const fingerprint = transport.peerFingerprint();
+  if (fingerprint === undefined) return;
+  const configured = rt.view.config.tls.pins[peer];
+  const stored = rt.store.getPin(peer)?.fingerprint;
+  const check = checkPin({ peer, fingerprint, configured, stored });
+  if (check.kind === 'mismatch') throw pinMismatchError(peer, check.expected, fingerprint);
+  if (check.kind === 'pin-new') rt.store.setPin({ peer, fingerprint, pinnedAtMs: rt.ctx.clock.nowMs() });
+}
+
+/** Dials `peer`, authenticates, checks its pin, and returns an OfferChannel. */
+export async function connectPeer(rt: Runtime, tls: TlsMaterial, peer: NodeName): Promise<OfferChannel> {
+  const host = rt.view.config.hosts[peer];
+  if (host === undefined) throw new Error(`bug: peer ${peer} not in [hosts]`);
+  const transport = await connectTls({ host: host.address, port: host.port, certPem: tls.certPem, keyPem: tls.keyPem, timeoutMs: CONNECT_TIMEOUT_MS });
+  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log.child({ peer }) });
+  try {
+    const hs = await link.handshake({ self: rt.view.self, groups: keysSharedWith(rt, peer), role: 'client', expectedPeer: peer });
+    enforcePin(rt, peer, transport);
+    return channelOver(link, peer, new Set(hs.groups));
+  } catch (err) {
+    link.close();
+    throw err;
+  }
+}
+
+function channelOver(link: PeerLink, peer: NodeName, shared: ReadonlySet<GroupName>): OfferChannel {
+  return {
+    peer,
+    sharedGroups: shared,
+    close: () => link.close(),
+    offer: async (o, content) => {
+      let reply = await link.request({
+        type: 'offer', group: o.group, root: o.root, rel: o.rel, state: toWireState(o.state), force: o.force,
+        ...(o.content ? { content: o.content } : {}),
+      });
+      if (reply.type === 'offer-reply' && reply.result === 'need') {
+        const id = reply.id;
+        const final = link.awaitReply(id);
+        let offset = 0;
+        for await (const bytes of content()) {
+          await link.send({ type: 'data', id, offset, last: false, bytes });
+          offset += bytes.length;
+        }
+        await link.send({ type: 'data', id, offset, last: true, bytes: EMPTY });
+        reply = await final;
+      }
+      return outcomeOf(reply, o);
+    },
+  };
+}
+
+function outcomeOf(reply: Message, o: OutgoingOffer): OfferOutcome {
+  if (reply.type === 'error') throw new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `peer error ${reply.code}: ${reply.message}`);
+  if (reply.type !== 'offer-reply') throw new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `expected offer-reply, got ${reply.type}`);
+  return {
+    result: reply.result,
+    ...(reply.state ? { state: fromWireState(o.state.path, reply.state) } : {}),
+    ...(reply.reason !== undefined ? { reason: reply.reason } : {}),
+  };
+}
+
+/**
+ * Serves one inbound connection: handshake as server, pin the client, then answer offers and data
+ * frames until the link closes. Resolves when the link is closed; never throws.
+ */
+export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks): Promise<void> {
+  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
+  let receiver: OfferReceiver | undefined;
+  try {
+    const hs = await link.handshake({ self: rt.view.self, groups: rt.keys, role: 'server' });
+    enforcePin(rt, hs.peer, transport);
+    // A group is shared only if the peer is one of its hosts, whatever keys it holds.
+    const shared = new Set(hs.groups.filter((g) => rt.view.groups.get(g)?.config.hosts.includes(hs.peer)));
+    receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks);
+    const r = receiver;
+    link.onRequest((msg, l) => handleRequest(r, msg, l));
+    rt.ctx.log.debug({ peer: hs.peer, groups: [...shared] }, 'Peer connected');
+  } catch (err) {
+    rt.ctx.log.warn({ remote: transport.remoteLabel, code: err instanceof CsyncError ? err.code : 'bug', reason: String(err instanceof Error ? err.message : err) }, 'Inbound connection refused');
+    link.close();
+  }
+  await link.closed;
+  receiver?.close();
+}
+
+async function handleRequest(receiver: OfferReceiver, msg: InboundRequest, link: PeerLink): Promise<void> {
+  if (msg.type === 'offer') {
+    const out = await receiver.receiveOffer({
+      id: msg.id, group: msg.group, root: msg.root, rel: msg.rel, force: msg.force,
+      state: fromWireState('' as LogicalPath, msg.state),
+      ...(msg.content ? { content: msg.content } : {}),
+    });
+    await link.send(replyOf(msg.id, out));
+  } else if (msg.type === 'data') {
+    const out = await receiver.receiveData(msg);
+    if (out) await link.send(replyOf(msg.id, out));
+  } else {
+    await link.send({ type: 'error', id: msg.id, code: 'CSYNC_PROTO_INVALID_MESSAGE', message: `${msg.type} is not supported yet` });
+  }
+}
+
+function replyOf(id: number, out: OfferOutcome): Message {
+  return {
+    type: 'offer-reply', id, result: out.result,
+    ...(out.state ? { state: toWireState(out.state) } : {}),
+    ...(out.reason !== undefined ? { reason: out.reason.slice(0, 1000) } : {}),
+  };
+}

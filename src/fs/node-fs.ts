@@ -1,0 +1,311 @@
+// ⚙ NodeFileSystem: the FileSystem port on a real disk via node:fs. Owns atomic writes
+// (temp file + fsync + rename + directory fsync) and errno → CsyncError mapping. No sync logic here.
+import { lstatSync, readdirSync, readlinkSync, promises as fsp } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { CsyncError } from '../core/errors.ts';
+import type { FileSystem, FsMetaUpdate, FsStat, PendingWrite } from './filesystem.ts';
+
+/** Chunk size copyFile streams with. */
+const COPY_CHUNK_BYTES = 1 << 20;
+
+const HINTS: Readonly<Record<string, string>> = {
+  EACCES: 'check the permissions of the path and that csync runs as the intended user',
+  EPERM: 'check the permissions of the path and that csync runs as the intended user',
+  ENOENT: 'the path or its parent directory does not exist',
+  ENOTDIR: 'a parent of the path is not a directory',
+  EISDIR: 'a directory is in the way of a file',
+  ENOTEMPTY: 'the directory still has entries',
+  ENOSPC: 'the disk is full; free space and retry',
+  EDQUOT: 'the disk quota is exhausted; free space and retry',
+  EROFS: 'the filesystem is mounted read-only',
+  EMFILE: 'too many open files; raise the open-file limit (ulimit -n / LimitNOFILE)',
+};
+
+/** Wraps a node:fs error as CsyncError('CSYNC_IO', `<op> "<path>": <CODE>`). */
+function ioError(op: string, path: string, err: unknown): CsyncError {
+  const code = errCode(err) ?? 'EIO';
+  return new CsyncError('CSYNC_IO', `${op} ${JSON.stringify(path)}: ${code}`, {
+    cause: err,
+    hint: HINTS[code] ?? 'see the cause for the operating system error',
+  });
+}
+
+function errCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A temp name beside `target`: `.<name>.csync-<random>.tmp`, ignored by scans by convention. */
+function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.csync-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Seconds as a float for utimes; a double keeps sub-microsecond precision for current dates. */
+function nsToSeconds(ns: bigint): number {
+  return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+}
+
+function toFsStat(st: BigIntStats): FsStat {
+  const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+  return {
+    kind,
+    sizeBytes: Number(st.size),
+    mtimeNs: st.mtimeNs,
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    ino: Number(st.ino),
+  };
+}
+
+/**
+ * The owner change to make, or undefined when there is none: fields left undefined become -1
+ * ("unchanged"), and a change to the owner the entry already has is skipped so an unprivileged
+ * daemon never needs chown for its own files.
+ */
+function ownerChange(meta: FsMetaUpdate, current: { uid: number; gid: number }): { uid: number; gid: number } | undefined {
+  const uid = meta.uid !== undefined && meta.uid !== current.uid ? meta.uid : -1;
+  const gid = meta.gid !== undefined && meta.gid !== current.gid ? meta.gid : -1;
+  return uid === -1 && gid === -1 ? undefined : { uid, gid };
+}
+
+/**
+ * Runs a chown-family call, ignoring EPERM: an unprivileged csync cannot give files away, and
+ * that must not fail the write (the content is what matters; the next scan shows the owner).
+ */
+async function chownIgnoringEperm(op: string, path: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    // EPERM: not allowed to change the owner; keeping the current owner is safe (see above).
+    if (errCode(err) === 'EPERM') return;
+    throw ioError(op, path, err);
+  }
+}
+
+async function wrap<T>(op: string, path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw err instanceof CsyncError ? err : ioError(op, path, err);
+  }
+}
+
+/** Removes a temp file after a failure; the original error is what the caller must see. */
+async function removeQuietly(path: string): Promise<void> {
+  // Safe to swallow: the temp name is ours and a leftover is harmless (the scanner ignores it).
+  await fsp.rm(path, { force: true }).catch(() => undefined);
+}
+
+/**
+ * The FileSystem port on node:fs. Metadata calls are synchronous; content I/O uses fs.promises.
+ * Atomic writes go to `.<name>.csync-<random>.tmp` in the target's directory (created with 'wx',
+ * mode 0600), get owner/mode/mtime, are fsynced and renamed over the target; then the directory is
+ * fsynced. Owner changes that fail with EPERM are ignored (see chownIgnoringEperm). mtimes are set
+ * through a float of seconds, which keeps about 0.25 µs of precision for present-day dates (Node
+ * has no nanosecond utimes). Every error is CsyncError('CSYNC_IO') with the errno in the message.
+ */
+export class NodeFileSystem implements FileSystem {
+  /** lstat; undefined for ENOENT and for ENOTDIR (a parent is not a directory: nothing is there). */
+  lstat(path: string): FsStat | undefined {
+    try {
+      const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+      return st === undefined ? undefined : toFsStat(st);
+    } catch (err) {
+      if (errCode(err) === 'ENOTDIR') return undefined;
+      throw ioError('lstat', path, err);
+    }
+  }
+
+  readdir(path: string): string[] {
+    try {
+      return readdirSync(path);
+    } catch (err) {
+      throw ioError('readdir', path, err);
+    }
+  }
+
+  readlink(path: string): string {
+    try {
+      return readlinkSync(path);
+    } catch (err) {
+      throw ioError('readlink', path, err);
+    }
+  }
+
+  /** Yields fresh buffers (callers may keep them) of at most `chunkBytes`; one read in flight. */
+  async *readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) throw new Error(`bug: chunkBytes must be > 0, got ${chunkBytes}`);
+    const handle = await wrap('open', path, () => fsp.open(path, 'r'));
+    try {
+      for (;;) {
+        const buf = Buffer.allocUnsafe(chunkBytes);
+        const { bytesRead } = await wrap('read', path, () => handle.read(buf, 0, chunkBytes, null));
+        if (bytesRead === 0) return;
+        yield bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const handle = await wrap('open', path, () => fsp.open(path, 'r'));
+    try {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await wrap('read', path, () => handle.read(buf, 0, length, offset));
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    return wrap('read', path, () => fsp.readFile(path));
+  }
+
+  async beginWrite(target: string): Promise<PendingWrite> {
+    const tempPath = tempPathFor(target);
+    const handle = await wrap('open', tempPath, () => fsp.open(tempPath, 'wx', 0o600));
+    return new NodePendingWrite(handle, tempPath, target);
+  }
+
+  /** One level; the mode is applied with chmod so the umask does not change it. */
+  async mkdir(path: string, meta: FsMetaUpdate): Promise<void> {
+    try {
+      await fsp.mkdir(path, { mode: 0o700 });
+    } catch (err) {
+      if (errCode(err) === 'EEXIST' && this.lstat(path)?.kind === 'dir') return;
+      throw ioError('mkdir', path, err);
+    }
+    await this.setMeta(path, { mode: 0o755, ...meta });
+  }
+
+  async symlink(target: string, path: string, meta: FsMetaUpdate): Promise<void> {
+    const tempPath = tempPathFor(path);
+    await wrap('symlink', tempPath, () => fsp.symlink(target, tempPath));
+    try {
+      await this.setMeta(tempPath, meta);
+      await wrap('rename', path, () => fsp.rename(tempPath, path));
+    } catch (err) {
+      await removeQuietly(tempPath);
+      throw err;
+    }
+    await this.fsyncDir(dirname(path));
+  }
+
+  /** Owner first (chown clears setuid bits), then mode (never on a symlink), then mtime (atime = mtime). */
+  async setMeta(path: string, meta: FsMetaUpdate): Promise<void> {
+    const st = this.lstat(path);
+    if (st === undefined) throw ioError('setMeta', path, Object.assign(new Error('no such entry'), { code: 'ENOENT' }));
+    const isLink = st.kind === 'symlink';
+    const owner = ownerChange(meta, st);
+    if (owner !== undefined) {
+      const chown = isLink ? fsp.lchown : fsp.chown;
+      await chownIgnoringEperm('chown', path, () => chown(path, owner.uid, owner.gid));
+    }
+    if (meta.mode !== undefined && !isLink) await wrap('chmod', path, () => fsp.chmod(path, meta.mode! & 0o7777));
+    if (meta.mtimeNs !== undefined) {
+      const s = nsToSeconds(meta.mtimeNs);
+      await wrap('utimes', path, () => (isLink ? fsp.lutimes(path, s, s) : fsp.utimes(path, s, s)));
+    }
+  }
+
+  async unlink(path: string): Promise<void> {
+    await wrap('unlink', path, () => fsp.unlink(path)).catch((err: CsyncError) => {
+      if (errCode(err.cause) !== 'ENOENT') throw err;
+    });
+  }
+
+  async rmdir(path: string): Promise<void> {
+    await wrap('rmdir', path, () => fsp.rmdir(path)).catch((err: CsyncError) => {
+      if (errCode(err.cause) !== 'ENOENT') throw err;
+    });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await wrap('rename', from, () => fsp.rename(from, to));
+  }
+
+  /** Streams `from` into an atomic write of `to` and commits it with `from`'s mode, owner and mtime. */
+  async copyFile(from: string, to: string): Promise<void> {
+    const st = this.lstat(from);
+    if (st?.kind !== 'file') throw ioError('copyFile', from, Object.assign(new Error('not a file'), { code: st ? 'EINVAL' : 'ENOENT' }));
+    const pending = await this.beginWrite(to);
+    try {
+      for await (const chunk of this.readChunks(from, COPY_CHUNK_BYTES)) await pending.write(chunk);
+      await pending.commit({ mode: st.mode, uid: st.uid, gid: st.gid, mtimeNs: st.mtimeNs });
+    } catch (err) {
+      await pending.abort();
+      throw err;
+    }
+  }
+
+  async fsyncDir(path: string): Promise<void> {
+    await fsyncDirectory(path);
+  }
+}
+
+async function fsyncDirectory(path: string): Promise<void> {
+  const handle = await wrap('open', path, () => fsp.open(path, 'r'));
+  try {
+    await wrap('fsync', path, () => handle.sync());
+  } finally {
+    await handle.close();
+  }
+}
+
+/** An open temp file; see PendingWrite. The handle is closed by commit() or abort(). */
+class NodePendingWrite implements PendingWrite {
+  #state: 'open' | 'committed' | 'aborted' = 'open';
+  readonly #handle: FileHandle;
+  readonly #tempPath: string;
+  readonly #target: string;
+
+  constructor(handle: FileHandle, tempPath: string, target: string) {
+    this.#handle = handle;
+    this.#tempPath = tempPath;
+    this.#target = target;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.#state !== 'open') throw new Error(`bug: write after ${this.#state}`);
+    let off = 0;
+    while (off < chunk.length) {
+      const { bytesWritten } = await wrap('write', this.#tempPath, () => this.#handle.write(chunk, off, chunk.length - off, null));
+      off += bytesWritten;
+    }
+  }
+
+  async commit(meta: FsMetaUpdate, opts: { syncDir?: boolean } = {}): Promise<void> {
+    if (this.#state !== 'open') throw new Error(`bug: commit after ${this.#state}`);
+    const h = this.#handle;
+    const p = this.#tempPath;
+    // Metadata goes on the temp file so the target appears complete in one rename.
+    const st = await wrap('fstat', p, () => h.stat());
+    const owner = ownerChange(meta, { uid: st.uid, gid: st.gid });
+    if (owner !== undefined) await chownIgnoringEperm('chown', p, () => h.chown(owner.uid, owner.gid));
+    if (meta.mode !== undefined) await wrap('chmod', p, () => h.chmod(meta.mode! & 0o7777));
+    if (meta.mtimeNs !== undefined) {
+      const s = nsToSeconds(meta.mtimeNs);
+      await wrap('utimes', p, () => h.utimes(s, s));
+    }
+    await wrap('fsync', p, () => h.sync());
+    await wrap('close', p, () => h.close());
+    await wrap('rename', this.#target, () => fsp.rename(p, this.#target));
+    this.#state = 'committed';
+    if (opts.syncDir !== false) await fsyncDirectory(dirname(this.#target));
+  }
+
+  /** Closes and removes the temp file; a no-op after commit or a previous abort. */
+  async abort(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'aborted';
+    // Safe to swallow: the handle may already be closed by a commit that failed at its rename.
+    await this.#handle.close().catch(() => undefined);
+    await removeQuietly(this.#tempPath);
+  }
+}

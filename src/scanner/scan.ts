@@ -1,0 +1,231 @@
+// Finds local changes under one root: walks the disk, compares with recorded states, returns new states.
+// It never writes: the caller records the result and marks it dirty. Unchanged size+mtime is not re-read.
+import { CsyncError } from '../core/errors.ts';
+import { childRel, toRelPath } from '../core/paths.ts';
+import { rootEmptied } from '../core/safety.ts';
+import { sameMeta } from '../core/decide.ts';
+import { bumpVersion } from '../core/version.ts';
+import type { FileMeta, FileState, IgnoredAttr, LogicalPath, NodeName, RelPath, RootId } from '../core/types.ts';
+import { logicalPath } from '../core/types.ts';
+import type { FileSystem, FsStat } from '../fs/filesystem.ts';
+import type { Hasher } from './hasher.ts';
+
+/** What the scanner needs to know of the past (a narrow view of StateStore, STYLE §10.4). */
+export interface KnownStates {
+  list(prefix?: string): FileState[];
+}
+
+/** One per-entry problem; the scan goes on. */
+export interface ScanProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Result of scan(): new states to record, problems, and counters for reports. */
+export interface ScanResult {
+  readonly changed: FileState[];
+  readonly problems: ScanProblem[];
+  /** Set when a safety rail tripped; `changed` then holds no deletions. */
+  readonly halted: CsyncError | undefined;
+  readonly entriesSeen: number;
+  readonly bytesHashed: number;
+}
+
+/** Inputs of scan(). `rel` is where to start below `root`; '' is the whole root. */
+export interface ScanOptions {
+  readonly fs: FileSystem;
+  readonly hasher: Hasher;
+  readonly known: KnownStates;
+  readonly root: RootId;
+  readonly absRoot: string;
+  readonly rel: RelPath;
+  readonly recursive: boolean;
+  readonly isExcluded: (logical: string) => boolean;
+  readonly ignore: readonly IgnoredAttr[];
+  readonly self: NodeName;
+  readonly nowMs: number;
+  /** Let a scan that empties a root record the deletions (`--allow-mass-delete`). */
+  readonly allowMassDelete: boolean;
+}
+
+interface Seen {
+  readonly path: LogicalPath;
+  readonly abs: string;
+  readonly stat: FsStat;
+}
+
+const HASH_CONCURRENCY = 16;
+/** csync's own temp files (fs/node-fs.ts, fs/memory-fs.ts) are never synced. */
+const TEMP_NAME = /^\..+\.csync-[0-9a-z]+\.tmp$/;
+const CHUNK_BYTES = 1024 * 1024;
+
+/** Scans one root (or a path below it) and returns the changes. Throws only on bugs. */
+export async function scan(opts: ScanOptions): Promise<ScanResult> {
+  const start = logicalPath(opts.root, opts.rel);
+  const knownList = opts.recursive ? opts.known.list(start) : opts.known.list(start).filter((s) => s.path === start);
+  const known = new Map(knownList.map((s) => [s.path as string, s]));
+  const problems: ScanProblem[] = [];
+  const seen: Seen[] = [];
+  walk(opts, opts.rel, seen, problems);
+
+  // Hash what is new or whose size/mtime moved; reuse the recorded hash otherwise.
+  const { metas, bytesHashed } = await metasOf(opts, seen, known, problems);
+  const changed: FileState[] = [];
+  const seenPaths = new Set<string>();
+  for (const [i, entry] of seen.entries()) {
+    const meta = metas[i];
+    if (meta === undefined) continue;
+    seenPaths.add(entry.path);
+    const prev = known.get(entry.path);
+    if (prev !== undefined && prev.meta.kind !== 'deleted' && sameMeta(prev.meta, meta, opts.ignore)) continue;
+    changed.push(newState(opts, entry.path, meta, prev));
+  }
+
+  // Deletions: recorded live entries not seen (and not excluded now) become tombstones.
+  const deletions: FileState[] = [];
+  for (const prev of known.values()) {
+    if (prev.meta.kind === 'deleted' || seenPaths.has(prev.path) || opts.isExcluded(prev.path)) continue;
+    deletions.push(newState(opts, prev.path, TOMBSTONE, prev));
+  }
+  const halted = checkRootSafety(opts, knownList, seen.length, deletions.length);
+  if (halted === undefined) changed.push(...deletions);
+  return { changed, problems, halted, entriesSeen: seen.length, bytesHashed };
+}
+
+/** The meta of a deleted entry. */
+export const TOMBSTONE: FileMeta = { kind: 'deleted', sizeBytes: 0, mtimeNs: 0n, mode: 0, uid: 0, gid: 0 };
+
+function newState(opts: ScanOptions, path: LogicalPath, meta: FileMeta, prev: FileState | undefined): FileState {
+  return { path, meta, version: bumpVersion(prev?.version ?? {}, opts.self), origin: opts.self, changedAtMs: opts.nowMs };
+}
+
+function checkRootSafety(opts: ScanOptions, knownList: FileState[], seenCount: number, deletions: number): CsyncError | undefined {
+  if (opts.allowMassDelete || opts.rel !== '' || deletions === 0) return undefined;
+  const liveBefore = knownList.filter((s) => s.meta.kind !== 'deleted' && s.path !== opts.root).length;
+  const liveNow = Math.max(0, seenCount - 1);
+  if (!rootEmptied({ liveBefore, liveNow })) return undefined;
+  return new CsyncError(
+    'CSYNC_SYNC_HALTED_FOR_SAFETY',
+    `root ${JSON.stringify(opts.absRoot)}: it ${seenCount === 0 ? 'is missing' : 'has become empty'} but ${liveBefore} entries were recorded`,
+    { hint: 'mount or restore the directory; if the deletion is intended, run again with --allow-mass-delete' },
+  );
+}
+
+/** Synchronous walk (3-5x faster than an async one for many small files). Appends to `seen`. */
+function walk(opts: ScanOptions, rel: RelPath, seen: Seen[], problems: ScanProblem[]): void {
+  const path = logicalPath(opts.root, rel);
+  if (rel !== '' && opts.isExcluded(path)) return;
+  const abs = rel === '' ? opts.absRoot : `${opts.absRoot}/${rel}`;
+  let stat: FsStat | undefined;
+  try {
+    stat = opts.fs.lstat(abs);
+  } catch (err) {
+    problems.push({ path, message: errorText(err) });
+    return;
+  }
+  if (stat === undefined) return;
+  if (stat.kind === 'other') {
+    problems.push({ path, message: 'skipped: not a regular file, directory or symlink' });
+    return;
+  }
+  seen.push({ path, abs, stat });
+  if (stat.kind !== 'dir' || !opts.recursive) return;
+  let names: string[];
+  try {
+    names = opts.fs.readdir(abs).sort();
+  } catch (err) {
+    problems.push({ path, message: errorText(err) });
+    return;
+  }
+  for (const name of names) {
+    if (TEMP_NAME.test(name)) continue;
+    let child: RelPath;
+    try {
+      child = childRel(rel, name);
+    } catch (err) {
+      problems.push({ path: `${path}/${name}`, message: errorText(err) });
+      continue;
+    }
+    walk(opts, child, seen, problems);
+  }
+}
+
+async function metasOf(
+  opts: ScanOptions,
+  seen: readonly Seen[],
+  known: ReadonlyMap<string, FileState>,
+  problems: ScanProblem[],
+): Promise<{ metas: (FileMeta | undefined)[]; bytesHashed: number }> {
+  const out: (FileMeta | undefined)[] = new Array<FileMeta | undefined>(seen.length);
+  const toHash: number[] = [];
+  for (const [i, entry] of seen.entries()) {
+    const prev = known.get(entry.path)?.meta;
+    try {
+      out[i] = metaOf(opts, entry, prev);
+    } catch (err) {
+      problems.push({ path: entry.path, message: errorText(err) });
+      continue;
+    }
+    if (entry.stat.kind === 'file' && out[i]?.hash === undefined) toHash.push(i);
+  }
+  let next = 0;
+  let bytesHashed = 0;
+  const worker = async (): Promise<void> => {
+    while (next < toHash.length) {
+      const i = toHash[next++] as number;
+      const entry = seen[i] as Seen;
+      try {
+        const hash = await hashFile(opts, entry.abs);
+        out[i] = { ...(out[i] as FileMeta), hash };
+        bytesHashed += entry.stat.sizeBytes;
+      } catch (err) {
+        problems.push({ path: entry.path, message: errorText(err) });
+        out[i] = undefined;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, toHash.length) }, worker));
+  return { metas: out, bytesHashed };
+}
+
+/**
+ * mtimes are kept to the microsecond: Node can only set times as double seconds, so finer digits
+ * would not survive being applied on a peer and every apply would look like a new local change.
+ */
+export function toMicros(mtimeNs: bigint): bigint {
+  return (mtimeNs / 1000n) * 1000n;
+}
+
+function metaOf(opts: ScanOptions, entry: Seen, prev: FileMeta | undefined): FileMeta {
+  const st = entry.stat;
+  const mtimeNs = toMicros(st.mtimeNs);
+  const base = { mode: st.mode, uid: st.uid, gid: st.gid };
+  if (st.kind === 'dir') return { kind: 'dir', sizeBytes: 0, mtimeNs, ...base };
+  if (st.kind === 'symlink') {
+    return { kind: 'symlink', sizeBytes: 0, mtimeNs, ...base, target: opts.fs.readlink(entry.abs) };
+  }
+  const reuse = prev?.kind === 'file' && prev.sizeBytes === st.sizeBytes && prev.mtimeNs === mtimeNs;
+  const meta: FileMeta = { kind: 'file', sizeBytes: st.sizeBytes, mtimeNs, ...base };
+  return reuse && prev.hash !== undefined ? { ...meta, hash: prev.hash } : meta;
+}
+
+/** Hashes a file's content by streaming it. */
+export async function hashFile(opts: { fs: FileSystem; hasher: Hasher }, abs: string): Promise<string> {
+  const h = opts.hasher.start();
+  for await (const chunk of opts.fs.readChunks(abs, CHUNK_BYTES)) h.update(chunk);
+  return h.digestHex();
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Converts a user-supplied path below `absRoot` into a RelPath, or undefined if it is not below it. */
+export function relUnder(absRoot: string, absPath: string): RelPath | undefined {
+  const root = absRoot.endsWith('/') && absRoot !== '/' ? absRoot.slice(0, -1) : absRoot;
+  const p = absPath.length > 1 && absPath.endsWith('/') ? absPath.slice(0, -1) : absPath;
+  if (p === root) return '' as RelPath;
+  const lead = root === '/' ? '/' : `${root}/`;
+  if (!p.startsWith(lead)) return undefined;
+  return toRelPath(p.slice(lead.length));
+}

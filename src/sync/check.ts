@@ -1,0 +1,98 @@
+// `csync -c`, `-m` and `-f`: scan targets, record changed states and mark them dirty for their peers.
+import type { CsyncError } from '../core/errors.ts';
+import type { FileState, GroupName, LogicalPath } from '../core/types.ts';
+import { bumpVersion, mergeVersions } from '../core/version.ts';
+import { scan } from '../scanner/scan.ts';
+import type { ScanProblem } from '../scanner/scan.ts';
+import type { SyncContext } from './context.ts';
+import { peersFor } from './scope.ts';
+import type { Target } from './scope.ts';
+
+/** Result of a check: what changed, what could not be read, which roots halted. */
+export interface CheckReport {
+  readonly changed: FileState[];
+  readonly problems: ScanProblem[];
+  readonly halted: CsyncError[];
+  readonly entriesSeen: number;
+  readonly bytesHashed: number;
+}
+
+/** Options of runCheck(). */
+export interface CheckOptions {
+  readonly recursive: boolean;
+  /** Mark every scanned entry dirty, changed or not (`-m`). */
+  readonly markAll: boolean;
+  /** Also make this node's version win (`-f`): supersede known conflicting versions and force. */
+  readonly force: boolean;
+  readonly allowMassDelete: boolean;
+  readonly dryRun: boolean;
+}
+
+/** Scans each target, records changes (one transaction per target) and marks dirty rows. */
+export async function runCheck(ctx: SyncContext, targets: readonly Target[], opts: CheckOptions): Promise<CheckReport> {
+  const report = { changed: [] as FileState[], problems: [] as ScanProblem[], halted: [] as CsyncError[], entriesSeen: 0, bytesHashed: 0 };
+  for (const t of targets) {
+    const result = await scan({
+      fs: ctx.fs,
+      hasher: ctx.hasher,
+      known: ctx.store,
+      root: t.root,
+      absRoot: t.absRoot,
+      rel: t.rel,
+      recursive: opts.recursive,
+      isExcluded: (p) => ctx.matchers.get(t.group.config.name)?.isExcluded(p) ?? false,
+      ignore: t.group.config.ignore,
+      self: ctx.view.self,
+      nowMs: ctx.clock.nowMs(),
+      allowMassDelete: opts.allowMassDelete,
+    });
+    report.problems.push(...result.problems);
+    report.entriesSeen += result.entriesSeen;
+    report.bytesHashed += result.bytesHashed;
+    if (result.halted) report.halted.push(result.halted);
+    if (opts.dryRun) {
+      report.changed.push(...result.changed);
+      continue;
+    }
+    recordChanges(ctx, result.changed, { force: false });
+    if (opts.markAll) recordChanges(ctx, currentStates(ctx, t, opts), { force: opts.force });
+    report.changed.push(...result.changed);
+  }
+  return report;
+}
+
+/** For -m/-f: the current recorded states under the target (after the scan recorded changes). */
+function currentStates(ctx: SyncContext, t: Target, opts: CheckOptions): FileState[] {
+  const start = t.rel === '' ? t.root : `${t.root}/${t.rel}`;
+  return opts.recursive ? ctx.store.list(start) : ctx.store.list(start).filter((s) => s.path === start);
+}
+
+/** Records states and marks them dirty for their peers, in one transaction. */
+export function recordChanges(ctx: SyncContext, states: readonly FileState[], opts: { force: boolean }): void {
+  const nowMs = ctx.clock.nowMs();
+  ctx.store.transaction(() => {
+    for (const recorded of states) {
+      const state = opts.force ? supersedeConflicts(ctx, recorded) : recorded;
+      ctx.store.put(state);
+      const peers = peersFor(ctx.view, ctx.matchers, state.path);
+      if (peers.length > 0) ctx.store.markDirty(state.path, peers, { force: opts.force, nowMs });
+      if (opts.force) ctx.store.clearConflicts(state.path);
+    }
+  });
+}
+
+/**
+ * `csync -f`: this node's version must dominate every version it is known to conflict with, and a
+ * new counter of its own marks the decision, so every peer applies it as a plain newer version.
+ */
+function supersedeConflicts(ctx: SyncContext, state: FileState): FileState {
+  let version = state.version;
+  for (const c of ctx.store.listConflicts(state.path as LogicalPath)) version = mergeVersions(version, c.remote.version);
+  version = bumpVersion(version, ctx.view.self);
+  return { ...state, version, origin: ctx.view.self, changedAtMs: ctx.clock.nowMs() };
+}
+
+/** Groups named by -G that this node does not belong to (for a usage error). */
+export function unknownGroups(ctx: SyncContext, names: readonly GroupName[]): GroupName[] {
+  return names.filter((n) => !ctx.view.groups.has(n));
+}

@@ -1,0 +1,202 @@
+// The receiving side of an update (SPEC §4.2, §4.4): validates an offer, re-checks the local entry,
+// decides (core/decide), and applies, holds a conflict, or asks for the content.
+import { CsyncError } from '../core/errors.ts';
+import { decide } from '../core/decide.ts';
+import { toRelPath } from '../core/paths.ts';
+import type { FileState, GroupName, LogicalPath, NodeName, RelPath } from '../core/types.ts';
+import { logicalPath } from '../core/types.ts';
+import { mergeVersions } from '../core/version.ts';
+import type { OfferResult } from '../protocol/messages.ts';
+import { toMicros } from '../scanner/scan.ts';
+import { applyDelete, applyDir, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
+import { AsyncQueue } from './async-queue.ts';
+import { runCheck } from './check.ts';
+import type { SyncContext } from './context.ts';
+import type { PathLocks } from './path-locks.ts';
+import type { Target } from './scope.ts';
+
+/** An offer as the receiver sees it (already validated by the protocol layer). */
+export interface IncomingOffer {
+  readonly id: number;
+  readonly group: GroupName;
+  readonly root: string;
+  readonly rel: string;
+  readonly state: FileState;
+  readonly force: boolean;
+  readonly content?: Uint8Array;
+}
+
+/** The receiver's answer to an offer (or to the last data frame of a transfer). */
+export interface OfferOutcome {
+  readonly result: OfferResult;
+  readonly state?: FileState;
+  readonly reason?: string;
+}
+
+interface Transfer {
+  readonly queue: AsyncQueue<Uint8Array>;
+  readonly done: Promise<OfferOutcome>;
+  nextOffset: number;
+}
+
+/** Handles one authenticated peer's offers. One instance per link; `locks` is shared per process. */
+export class OfferReceiver {
+  private readonly transfers = new Map<number, Transfer>();
+  private readonly ctx: SyncContext;
+  private readonly peer: NodeName;
+  private readonly sharedGroups: ReadonlySet<GroupName>;
+  private readonly locks: PathLocks;
+
+  constructor(ctx: SyncContext, peer: NodeName, sharedGroups: ReadonlySet<GroupName>, locks: PathLocks) {
+    this.ctx = ctx;
+    this.peer = peer;
+    this.sharedGroups = sharedGroups;
+    this.locks = locks;
+  }
+
+  /**
+   * Handles an offer. Resolves with the reply to send now; when that is 'need', the final reply
+   * comes from receiveData() after the last data frame. Never throws: refusals are 'rejected'.
+   */
+  async receiveOffer(offer: IncomingOffer): Promise<OfferOutcome> {
+    let target: Target;
+    try {
+      target = this.targetOf(offer);
+    } catch (err) {
+      this.ctx.log.warn({ peer: this.peer, group: offer.group, root: offer.root, reason: reasonOf(err) }, 'Rejected offer');
+      return { result: 'rejected', reason: reasonOf(err) };
+    }
+    const path = logicalPath(target.root, target.rel);
+    const incoming: FileState = { ...offer.state, path };
+    let first!: (o: OfferOutcome) => void;
+    const firstReply = new Promise<OfferOutcome>((resolve) => {
+      first = resolve;
+    });
+    this.locks
+      .run(path, () => this.handleLocked(offer, target, incoming, first))
+      .then(first, (err: unknown) => {
+        this.ctx.log.warn({ peer: this.peer, path, reason: reasonOf(err) }, 'Could not apply change');
+        first({ result: 'rejected', reason: reasonOf(err) });
+      });
+    return firstReply;
+  }
+
+  /**
+   * Accepts one data frame of a transfer started by a 'need' reply. Resolves with the final reply
+   * after the last frame, else undefined. Frames must arrive in order (they do: one link, one stream).
+   */
+  async receiveData(data: { id: number; offset: number; last: boolean; bytes: Uint8Array }): Promise<OfferOutcome | undefined> {
+    const tr = this.transfers.get(data.id);
+    if (tr === undefined) return data.last ? { result: 'rejected', reason: 'no transfer with this id' } : undefined;
+    if (data.offset !== tr.nextOffset) {
+      tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data at offset ${data.offset}, expected ${tr.nextOffset}`));
+    } else {
+      tr.nextOffset += data.bytes.length;
+      if (data.bytes.length > 0) tr.queue.push(data.bytes);
+      if (data.last) tr.queue.end();
+    }
+    if (!data.last) return undefined;
+    const out = await tr.done;
+    this.transfers.delete(data.id);
+    return out;
+  }
+
+  /** Fails every open transfer (the link closed). Temp files are removed by the writers. */
+  close(): void {
+    for (const tr of this.transfers.values()) tr.queue.fail(new CsyncError('CSYNC_PEER_UNREACHABLE', 'link closed during transfer'));
+    this.transfers.clear();
+  }
+
+  private targetOf(offer: IncomingOffer): Target {
+    const group = this.ctx.view.groups.get(offer.group);
+    if (group === undefined || !this.sharedGroups.has(offer.group)) throw unsafe(`group ${JSON.stringify(offer.group)} is not shared with this peer`);
+    if (group.config.receiveOnly.includes(this.peer)) throw unsafe(`peer ${JSON.stringify(this.peer)} is receive_only in group ${JSON.stringify(offer.group)}`);
+    const absRoot = group.roots.get(offer.root);
+    if (absRoot === undefined) throw unsafe(`root ${JSON.stringify(offer.root)} is not an include of group ${JSON.stringify(offer.group)}`);
+    const rel: RelPath = toRelPath(offer.rel);
+    const path = logicalPath(offer.root, rel);
+    if (this.ctx.matchers.get(offer.group)?.isExcluded(path)) throw unsafe(`path ${JSON.stringify(path)} is excluded here`);
+    return { group, root: offer.root, absRoot, rel };
+  }
+
+  private async handleLocked(offer: IncomingOffer, t: Target, incoming: FileState, first: (o: OfferOutcome) => void): Promise<OfferOutcome> {
+    // An unrecorded local edit must be seen before deciding, or it would be overwritten silently.
+    await runCheck(this.ctx, [t], { recursive: false, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+    const local = this.ctx.store.get(incoming.path);
+    const decision = decide(local, incoming, { ignore: t.group.config.ignore, force: offer.force });
+    const fields = { peer: this.peer, path: incoming.path, decision: decision.kind, reason: decision.reason };
+    switch (decision.kind) {
+      case 'have':
+        this.ctx.log.debug(fields, 'Already have this version');
+        return { result: 'have', ...(local ? { state: local } : {}) };
+      case 'merge': {
+        const merged = { ...(local as FileState), version: mergeVersions((local as FileState).version, incoming.version) };
+        this.ctx.store.put(merged);
+        this.ctx.log.debug(fields, 'Merged identical concurrent versions');
+        return { result: 'merged', state: merged };
+      }
+      case 'conflict':
+        this.ctx.store.putConflict({ path: incoming.path, peer: this.peer, remote: incoming, detectedAtMs: this.ctx.clock.nowMs() });
+        this.ctx.log.warn({ ...fields, local: local?.version, remote: incoming.version, policy: t.group.config.auto }, 'Conflict held');
+        return { result: 'conflict', ...(local ? { state: local } : {}) };
+      case 'apply': {
+        const version = decision.reason === 'forced' && local ? mergeVersions(local.version, incoming.version) : incoming.version;
+        const out = await this.applyChange(offer, t, { ...incoming, version }, local, first);
+        this.ctx.log.debug(fields, 'Applied change');
+        return out;
+      }
+      default: {
+        const never: never = decision;
+        throw new Error(`bug: unknown decision ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private async applyChange(
+    offer: IncomingOffer,
+    t: Target,
+    incoming: FileState,
+    local: FileState | undefined,
+    first: (o: OfferOutcome) => void,
+  ): Promise<OfferOutcome> {
+    const fs = this.ctx.fs;
+    const meta = incoming.meta;
+    if (meta.kind === 'deleted') await applyDelete(fs, t);
+    else if (meta.kind === 'dir') await applyDir(fs, t, meta);
+    else if (meta.kind === 'symlink') await applySymlink(fs, t, meta);
+    else if (local?.meta.kind === 'file' && local.meta.hash === meta.hash && local.meta.sizeBytes === meta.sizeBytes) {
+      await applyMetaOnly(fs, t, meta);
+    } else if (offer.content !== undefined) {
+      await applyFile(this.ctx, t, meta, [offer.content]);
+    } else {
+      const queue = new AsyncQueue<Uint8Array>();
+      const done = applyFile(this.ctx, t, meta, queue).then(() => this.record(t, incoming));
+      const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => ({ result: 'rejected' as const, reason: reasonOf(err) }));
+      this.transfers.set(offer.id, { queue, done: settled, nextOffset: 0 });
+      first({ result: 'need' });
+      return settled;
+    }
+    return { result: 'applied', state: this.record(t, incoming) };
+  }
+
+  /** Records the applied state with the metadata actually on disk, so the next scan sees no change. */
+  private record(t: Target, incoming: FileState): FileState {
+    const abs = t.rel === '' ? t.absRoot : `${t.absRoot}/${t.rel}`;
+    const st = incoming.meta.kind === 'deleted' ? undefined : this.ctx.fs.lstat(abs);
+    const meta = st === undefined ? incoming.meta : { ...incoming.meta, mode: st.mode, uid: st.uid, gid: st.gid, mtimeNs: toMicros(st.mtimeNs) };
+    const state: FileState = { ...incoming, meta };
+    this.ctx.store.transaction(() => {
+      this.ctx.store.put(state);
+      this.ctx.store.clearConflicts(state.path as LogicalPath);
+    });
+    return state;
+  }
+}
+
+function unsafe(message: string): CsyncError {
+  return new CsyncError('CSYNC_PATH_UNSAFE', message);
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,220 @@
+// The sending side of an update pass (SPEC §4.5): every peer concurrently, many offers in flight per
+// peer, results recorded per entry. Talks to peers only through the OfferChannel port.
+import { CsyncError } from '../core/errors.ts';
+import type { FileState, GroupName, LogicalPath, NodeName, RootId } from '../core/types.ts';
+import { compareVersions, mergeVersions } from '../core/version.ts';
+import type { DirtyRow } from '../store/state-store.ts';
+import type { SyncContext } from './context.ts';
+import type { OfferOutcome } from './receive.ts';
+import { relOf, targetsOf } from './scope.ts';
+
+/** An offer as the sender builds it. */
+export interface OutgoingOffer {
+  readonly group: GroupName;
+  readonly root: RootId;
+  readonly rel: string;
+  readonly state: FileState;
+  readonly force: boolean;
+  readonly content?: Uint8Array;
+}
+
+/** An authenticated connection to one peer, as the update pass needs it. */
+export interface OfferChannel {
+  readonly peer: NodeName;
+  readonly sharedGroups: ReadonlySet<GroupName>;
+  /**
+   * Sends an offer and resolves with the final outcome. When the peer answers 'need', the channel
+   * streams `content()` and resolves with the reply that follows the last chunk.
+   */
+  offer(o: OutgoingOffer, content: () => AsyncIterable<Uint8Array>): Promise<OfferOutcome>;
+  close(): void;
+}
+
+/** Opens an authenticated channel; throws CsyncError (unreachable, auth failed, cert changed). */
+export type Connect = (peer: NodeName) => Promise<OfferChannel>;
+
+/** What happened with one peer during an update. */
+export interface PeerReport {
+  readonly peer: NodeName;
+  status: 'ok' | 'nothing-to-do' | 'failed' | 'dry-run';
+  sent: number;
+  have: number;
+  conflicts: LogicalPath[];
+  failed: { path: LogicalPath; reason: string }[];
+  bytes: number;
+  ms: number;
+  error?: CsyncError;
+  /** Dry run: what would be sent. */
+  planned: LogicalPath[];
+}
+
+/** Options of runUpdate(). */
+export interface UpdateOptions {
+  readonly connect: Connect;
+  readonly peers?: ReadonlySet<NodeName>;
+  readonly groups?: ReadonlySet<GroupName>;
+  /** Only entries equal to or below these logical paths. */
+  readonly paths?: readonly string[];
+  readonly dryRun: boolean;
+  /** Offers in flight per peer. */
+  readonly window?: number;
+}
+
+/** Files up to this size travel inside the offer: one round trip per file. */
+export const INLINE_MAX_BYTES = 256 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
+const DEFAULT_WINDOW = 64;
+
+/** Delivers dirty entries to every (filtered) peer concurrently. Never throws for one peer's failure. */
+export async function runUpdate(ctx: SyncContext, opts: UpdateOptions): Promise<PeerReport[]> {
+  const peers = new Set<NodeName>();
+  for (const g of ctx.view.groups.values()) {
+    if (opts.groups && !opts.groups.has(g.config.name)) continue;
+    for (const p of g.peers) if (!opts.peers || opts.peers.has(p)) peers.add(p);
+  }
+  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts)));
+}
+
+function inScope(ctx: SyncContext, row: DirtyRow, opts: UpdateOptions): boolean {
+  if (opts.paths && !opts.paths.some((p) => row.path === p || row.path.startsWith(`${p}/`))) return false;
+  if (!opts.groups) return true;
+  return targetsOf(ctx.view, ctx.matchers, row.path).some((t) => opts.groups?.has(t.group.config.name));
+}
+
+async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions): Promise<PeerReport> {
+  const started = ctx.clock.nowMs();
+  const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], failed: [], bytes: 0, ms: 0, planned: [] };
+  const rows = ctx.store.listDirty(peer).filter((r) => inScope(ctx, r, opts));
+  if (rows.length === 0 || opts.dryRun) {
+    report.status = rows.length === 0 ? 'nothing-to-do' : 'dry-run';
+    report.planned = rows.map((r) => r.path);
+    return report;
+  }
+  let channel: OfferChannel;
+  try {
+    channel = await opts.connect(peer);
+  } catch (err) {
+    const e = err instanceof CsyncError ? err : new CsyncError('CSYNC_PEER_UNREACHABLE', `peer ${JSON.stringify(peer)}: ${String(err)}`);
+    for (const r of rows) ctx.store.setDirtyError(r.path, peer, e.message);
+    ctx.log.warn({ peer, code: e.code, reason: e.message }, 'Peer not updated');
+    return { ...report, status: 'failed', error: e, ms: ctx.clock.nowMs() - started };
+  }
+  try {
+    // Creations and file deletions first (parents sort before children); directory deletions
+    // last and deepest first, so a directory is empty when its deletion arrives.
+    const dirDeletes = rows.filter((r) => isDirDeletion(ctx, r)).sort((a, b) => b.path.localeCompare(a.path));
+    const others = rows.filter((r) => !isDirDeletion(ctx, r));
+    await runPool(others, opts.window ?? DEFAULT_WINDOW, (r) => offerOne(ctx, channel, r, report));
+    await runPool(dirDeletes, 1, (r) => offerOne(ctx, channel, r, report));
+  } finally {
+    channel.close();
+  }
+  report.ms = ctx.clock.nowMs() - started;
+  return report;
+}
+
+function isDirDeletion(ctx: SyncContext, row: DirtyRow): boolean {
+  const s = ctx.store.get(row.path);
+  if (s?.meta.kind !== 'deleted') return false;
+  // A tombstone does not say what it was; a path with recorded children was a directory.
+  return ctx.store.list(row.path).length > 1;
+}
+
+async function runPool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+async function offerOne(ctx: SyncContext, ch: OfferChannel, row: DirtyRow, report: PeerReport): Promise<void> {
+  const state = ctx.store.get(row.path);
+  if (state === undefined) {
+    ctx.store.clearDirty(row.path, ch.peer, {});
+    return;
+  }
+  const place = placeFor(ctx, ch, state.path);
+  if (place === undefined) {
+    fail(ctx, ch, report, state.path, `no group shared with ${ch.peer} holds this path`);
+    return;
+  }
+  try {
+    const content = await inlineContent(ctx, place.absPath, state);
+    const outcome = await ch.offer({ ...place.offer, state, force: row.force, ...(content ? { content } : {}) }, () =>
+      ctx.fs.readChunks(place.absPath, CHUNK_BYTES),
+    );
+    recordOutcome(ctx, ch.peer, state, outcome, report);
+  } catch (err) {
+    fail(ctx, ch, report, state.path, err instanceof Error ? err.message : String(err));
+  }
+}
+
+function placeFor(ctx: SyncContext, ch: OfferChannel, path: LogicalPath) {
+  for (const t of targetsOf(ctx.view, ctx.matchers, path)) {
+    if (!ch.sharedGroups.has(t.group.config.name) || !t.group.peers.includes(ch.peer)) continue;
+    const rel = relOf(t.root, path);
+    if (rel === undefined) continue;
+    return {
+      offer: { group: t.group.config.name, root: t.root, rel },
+      absPath: rel === '' ? t.absRoot : `${t.absRoot}/${rel}`,
+    };
+  }
+  return undefined;
+}
+
+/** Small files travel inline; the content must still match the recorded hash (else re-check first). */
+async function inlineContent(ctx: SyncContext, absPath: string, state: FileState): Promise<Uint8Array | undefined> {
+  if (state.meta.kind !== 'file' || state.meta.sizeBytes > INLINE_MAX_BYTES) return undefined;
+  const bytes = await ctx.fs.readFile(absPath);
+  if (ctx.hasher.hashBytes(bytes) !== state.meta.hash) {
+    throw new CsyncError('CSYNC_IO', `file ${JSON.stringify(absPath)} changed since the last check`, { hint: 'run `csync -x` to check and send it' });
+  }
+  return bytes;
+}
+
+function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcome: OfferOutcome, report: PeerReport): void {
+  switch (outcome.result) {
+    case 'applied':
+      report.sent++;
+      report.bytes += sent.meta.kind === 'file' ? sent.meta.sizeBytes : 0;
+      ctx.store.clearDirty(sent.path, peer, sent.version);
+      return;
+    case 'have':
+    case 'merged':
+      report.have++;
+      ctx.store.transaction(() => {
+        if (outcome.result === 'merged' && outcome.state) adoptMergedVersion(ctx, sent, outcome.state);
+        ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
+      });
+      return;
+    case 'conflict':
+      report.conflicts.push(sent.path);
+      if (outcome.state) ctx.store.putConflict({ path: sent.path, peer, remote: { ...outcome.state, path: sent.path }, detectedAtMs: ctx.clock.nowMs() });
+      ctx.store.setDirtyError(sent.path, peer, 'conflict: both sides changed; run `csync -f PATH` on the node whose version should win');
+      ctx.log.warn({ peer, path: sent.path, local: sent.version, remote: outcome.state?.version }, 'Conflict');
+      return;
+    case 'rejected':
+    case 'need':
+      report.failed.push({ path: sent.path, reason: outcome.reason ?? outcome.result });
+      ctx.store.setDirtyError(sent.path, peer, outcome.reason ?? outcome.result);
+      return;
+    default: {
+      const never: never = outcome.result;
+      throw new Error(`bug: unknown offer result ${String(never)}`);
+    }
+  }
+}
+
+/** Identical concurrent versions were merged at the peer: merge here too, if nothing changed since. */
+function adoptMergedVersion(ctx: SyncContext, sent: FileState, remote: FileState): void {
+  const now = ctx.store.get(sent.path);
+  if (!now || compareVersions(now.version, sent.version) !== 'equal') return;
+  ctx.store.put({ ...now, version: mergeVersions(now.version, remote.version) });
+}
+
+function fail(ctx: SyncContext, ch: OfferChannel, report: PeerReport, path: LogicalPath, reason: string): void {
+  report.failed.push({ path, reason });
+  ctx.store.setDirtyError(path, ch.peer, reason);
+  ctx.log.warn({ peer: ch.peer, path, reason }, 'Entry not delivered');
+}
