@@ -61,7 +61,7 @@ const KEYLESS = new Set(['tls-init', 'trust-list', 'trust-forget', 'list-dirty',
 
 async function withRuntime(cmd: Command, io: Io): Promise<number> {
   const daemon = cmd.action === 'daemon';
-  const level = cmd.options.verbose ? 'debug' : cmd.options.quiet ? 'error' : daemon ? 'info' : 'warn';
+  const level = io.logs === false ? 'silent' : cmd.options.verbose ? 'debug' : cmd.options.quiet ? 'error' : daemon ? 'info' : 'warn';
   const log = makeLogger({ level, pretty: io.isTty });
   const rt = await openRuntime({
     configPath: cmd.options.config,

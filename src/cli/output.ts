@@ -7,6 +7,8 @@ export interface Io {
   out(text: string): void;
   err(text: string): void;
   readonly isTty: boolean;
+  /** False to drop log records (the demo prints its own narrative). Default true. */
+  readonly logs?: boolean;
 }
 
 /** Renders any thrown value as one or two lines (plus the stack with `verbose`) and returns the exit status. */
