@@ -54,7 +54,8 @@ export function peerLine(r: PeerReport): string {
     case 'failed':
       return `${r.peer}: not updated: ${r.error?.message ?? 'failed'}\n${r.error?.hint ? `  hint: ${r.error.hint}\n` : ''}`;
     case 'ok': {
-      const head = `${r.peer}: sent ${r.sent}, in sync ${r.have}, conflicts ${r.conflicts.length}, failed ${r.failed.length}, ${formatBytes(r.bytes)} in ${r.ms} ms\n`;
+      const resolved = r.superseded.length ? `, lost to peer by policy ${r.superseded.length}` : '';
+      const head = `${r.peer}: sent ${r.sent}, in sync ${r.have}${resolved}, conflicts ${r.conflicts.length}, failed ${r.failed.length}, ${formatBytes(r.bytes)} in ${r.ms} ms\n`;
       const conflicts = r.conflicts.map((p) => `  conflict: ${p} (run \`csync -f PATH\` on the node whose version should win)\n`);
       const failed = r.failed.map((f) => `  failed: ${f.path}: ${f.reason}\n`);
       return head + conflicts.join('') + failed.join('');

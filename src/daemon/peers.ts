@@ -50,6 +50,11 @@ export async function connectPeer(rt: Runtime, tls: TlsMaterial, peer: NodeName)
   const host = rt.view.config.hosts[peer];
   if (host === undefined) throw new Error(`bug: peer ${peer} not in [hosts]`);
   const transport = await connectTls({ host: host.address, port: host.port, certPem: tls.certPem, keyPem: tls.keyPem, timeoutMs: CONNECT_TIMEOUT_MS });
+  return openChannel(rt, transport, peer);
+}
+
+/** Authenticates an outbound transport to `peer` (handshake, pin) and wraps it as an OfferChannel. */
+export async function openChannel(rt: Runtime, transport: Transport, peer: NodeName): Promise<OfferChannel> {
   const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log.child({ peer }) });
   try {
     const hs = await link.handshake({ self: rt.view.self, groups: keysSharedWith(rt, peer), role: 'client', expectedPeer: peer });

@@ -13,6 +13,7 @@ import { pickNodeName } from '../config/resolve.ts';
 import type { NodeView } from '../config/types.ts';
 import { NodeFileSystem } from '../fs/node-fs.ts';
 import { SqliteStateStore } from '../store/sqlite-store.ts';
+import type { StateStore } from '../store/state-store.ts';
 import { loadHasher } from '../scanner/hasher.ts';
 import type { GroupMatcher, SyncContext } from '../sync/context.ts';
 
@@ -38,7 +39,7 @@ export interface RuntimeOptions {
 export interface Runtime {
   readonly ctx: SyncContext;
   readonly view: NodeView;
-  readonly store: SqliteStateStore;
+  readonly store: StateStore;
   readonly stateDir: string;
   /** Group name → key bytes (loaded only with checkKeys). */
   readonly keys: ReadonlyMap<GroupName, Uint8Array>;
@@ -79,6 +80,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     clock: systemClock,
     log: opts.log.child({ node: view.self }),
     matchers,
+    conflictDir: join(stateDir, 'conflicts'),
   };
   return { ctx, view, store, stateDir, keys, close: () => store.close() };
 }

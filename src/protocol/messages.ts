@@ -29,6 +29,7 @@ export type OfferResult =
   | 'merged' // concurrent but identical: versions merged, nothing written
   | 'need' // send the content (data frames follow from the sender with the same id)
   | 'conflict' // concurrent and different; held (auto=none) or lost by the sender under a policy
+  | 'superseded' // concurrent; the receiver's version won under the group's auto policy (state = resolved version)
   | 'rejected'; // refused (path unsafe, excluded, receive_only, safety rail, I/O error): see `reason`
 
 /** All messages. `id` pairs a request with its reply within one link. */
@@ -98,7 +99,7 @@ const HASH_RE = /^[0-9a-f]{16}$/;
 const MTIME_RE = /^-?(?:0|[1-9][0-9]{0,19})$/;
 const CODE_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 const ENTRY_KINDS: readonly string[] = ['file', 'dir', 'symlink', 'deleted'] satisfies readonly EntryKind[];
-const OFFER_RESULTS: readonly string[] = ['applied', 'have', 'merged', 'need', 'conflict', 'rejected'] satisfies readonly OfferResult[];
+const OFFER_RESULTS: readonly string[] = ['applied', 'have', 'merged', 'need', 'conflict', 'superseded', 'rejected'] satisfies readonly OfferResult[];
 const UTF8_ENCODER = new TextEncoder();
 const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
 

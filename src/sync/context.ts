@@ -21,4 +21,6 @@ export interface SyncContext {
   readonly clock: Clock;
   readonly log: Logger;
   readonly matchers: ReadonlyMap<GroupName, GroupMatcher>;
+  /** Where losing conflict content goes when a group keeps no backups (`<state_dir>/conflicts`). */
+  readonly conflictDir: string;
 }

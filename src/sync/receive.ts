@@ -2,6 +2,7 @@
 // decides (core/decide), and applies, holds a conflict, or asks for the content.
 import { CsyncError } from '../core/errors.ts';
 import { decide } from '../core/decide.ts';
+import { resolveConflict } from '../core/conflict.ts';
 import { toRelPath } from '../core/paths.ts';
 import type { FileState, GroupName, LogicalPath, NodeName, RelPath } from '../core/types.ts';
 import { logicalPath } from '../core/types.ts';
@@ -14,6 +15,8 @@ import { runCheck } from './check.ts';
 import type { SyncContext } from './context.ts';
 import type { PathLocks } from './path-locks.ts';
 import type { Target } from './scope.ts';
+import { peersFor } from './scope.ts';
+import { preserveLoser } from './losers.ts';
 
 /** An offer as the receiver sees it (already validated by the protocol layer). */
 export interface IncomingOffer {
@@ -136,9 +139,7 @@ export class OfferReceiver {
         return { result: 'merged', state: merged };
       }
       case 'conflict':
-        this.ctx.store.putConflict({ path: incoming.path, peer: this.peer, remote: incoming, detectedAtMs: this.ctx.clock.nowMs() });
-        this.ctx.log.warn({ ...fields, local: local?.version, remote: incoming.version, policy: t.group.config.auto }, 'Conflict held');
-        return { result: 'conflict', ...(local ? { state: local } : {}) };
+        return this.resolve(offer, t, local as FileState, incoming, first);
       case 'apply': {
         const version = decision.reason === 'forced' && local ? mergeVersions(local.version, incoming.version) : incoming.version;
         const out = await this.applyChange(offer, t, { ...incoming, version }, local, first);
@@ -150,6 +151,32 @@ export class OfferReceiver {
         throw new Error(`bug: unknown decision ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /** A concurrent, different change: resolve by the group's policy, or hold it for the operator. */
+  private async resolve(offer: IncomingOffer, t: Target, local: FileState, incoming: FileState, first: (o: OfferOutcome) => void): Promise<OfferOutcome> {
+    const g = t.group.config;
+    const res = resolveConflict(local, incoming, { policy: g.auto, hosts: g.hosts, receiveOnly: g.receiveOnly });
+    const fields = { peer: this.peer, path: incoming.path, local: local.version, remote: incoming.version, rule: res.rule };
+    if (res.kind === 'held') {
+      this.ctx.store.putConflict({ path: incoming.path, peer: this.peer, remote: incoming, detectedAtMs: this.ctx.clock.nowMs() });
+      this.ctx.log.warn(fields, 'Conflict held');
+      return { result: 'conflict', state: local };
+    }
+    if (res.winner === 'b') {
+      const kept = await preserveLoser(this.ctx, t, local);
+      this.ctx.log.info({ ...fields, winner: this.peer, kept }, 'Conflict resolved: incoming version wins');
+      return this.applyChange(offer, t, res.state, local, first);
+    }
+    // This node's version wins: it takes the resolved version and will push it to every peer.
+    this.ctx.store.transaction(() => {
+      this.ctx.store.put(res.state);
+      this.ctx.store.clearConflicts(res.state.path);
+      const peers = peersFor(this.ctx.view, this.ctx.matchers, res.state.path);
+      if (peers.length > 0) this.ctx.store.markDirty(res.state.path, peers, { force: false, nowMs: this.ctx.clock.nowMs() });
+    });
+    this.ctx.log.info({ ...fields, winner: this.ctx.view.self }, 'Conflict resolved: local version wins');
+    return { result: 'superseded', state: res.state, reason: res.rule };
   }
 
   private async applyChange(

@@ -7,6 +7,7 @@ import type { DirtyRow } from '../store/state-store.ts';
 import type { SyncContext } from './context.ts';
 import type { OfferOutcome } from './receive.ts';
 import { relOf, targetsOf } from './scope.ts';
+import { preserveLoser } from './losers.ts';
 
 /** An offer as the sender builds it. */
 export interface OutgoingOffer {
@@ -40,6 +41,8 @@ export interface PeerReport {
   sent: number;
   have: number;
   conflicts: LogicalPath[];
+  /** Conflicts the peer resolved by the group's policy in its own favour. */
+  superseded: LogicalPath[];
   failed: { path: LogicalPath; reason: string }[];
   bytes: number;
   ms: number;
@@ -83,7 +86,7 @@ function inScope(ctx: SyncContext, row: DirtyRow, opts: UpdateOptions): boolean 
 
 async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions): Promise<PeerReport> {
   const started = ctx.clock.nowMs();
-  const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], failed: [], bytes: 0, ms: 0, planned: [] };
+  const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], superseded: [], failed: [], bytes: 0, ms: 0, planned: [] };
   const rows = ctx.store.listDirty(peer).filter((r) => inScope(ctx, r, opts));
   if (rows.length === 0 || opts.dryRun) {
     report.status = rows.length === 0 ? 'nothing-to-do' : 'dry-run';
@@ -144,6 +147,7 @@ async function offerOne(ctx: SyncContext, ch: OfferChannel, row: DirtyRow, repor
     const outcome = await ch.offer({ ...place.offer, state, force: row.force, ...(content ? { content } : {}) }, () =>
       ctx.fs.readChunks(place.absPath, CHUNK_BYTES),
     );
+    if (outcome.result === 'superseded') await preserveLoser(ctx, place.target, state);
     recordOutcome(ctx, ch.peer, state, outcome, report);
   } catch (err) {
     fail(ctx, ch, report, state.path, err instanceof Error ? err.message : String(err));
@@ -158,6 +162,7 @@ function placeFor(ctx: SyncContext, ch: OfferChannel, path: LogicalPath) {
     return {
       offer: { group: t.group.config.name, root: t.root, rel },
       absPath: rel === '' ? t.absRoot : `${t.absRoot}/${rel}`,
+      target: t,
     };
   }
   return undefined;
@@ -178,7 +183,16 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
     case 'applied':
       report.sent++;
       report.bytes += sent.meta.kind === 'file' ? sent.meta.sizeBytes : 0;
+      ctx.store.transaction(() => {
+        // An auto-resolved conflict comes back with a version superseding both: adopt it.
+        if (outcome.state) adoptMergedVersion(ctx, sent, outcome.state);
+        ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
+      });
+      return;
+    case 'superseded':
+      report.superseded.push(sent.path);
       ctx.store.clearDirty(sent.path, peer, sent.version);
+      ctx.log.info({ peer, path: sent.path, local: sent.version, remote: outcome.state?.version, rule: outcome.reason }, 'Conflict resolved: peer version wins');
       return;
     case 'have':
     case 'merged':
@@ -206,10 +220,10 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
   }
 }
 
-/** Identical concurrent versions were merged at the peer: merge here too, if nothing changed since. */
+/** The peer merged versions (identical content, or our version won a conflict): merge here too, if nothing changed since. */
 function adoptMergedVersion(ctx: SyncContext, sent: FileState, remote: FileState): void {
   const now = ctx.store.get(sent.path);
-  if (!now || compareVersions(now.version, sent.version) !== 'equal') return;
+  if (!now || compareVersions(now.version, sent.version) !== 'equal' || compareVersions(remote.version, sent.version) === 'equal') return;
   ctx.store.put({ ...now, version: mergeVersions(now.version, remote.version) });
 }
 
