@@ -4,7 +4,7 @@ import { parseArgs, USAGE } from './args.ts';
 import type { Io } from './output.ts';
 import { renderError } from './output.ts';
 import { commandConfigCheck, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
-import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandUpdate } from './sync-commands.ts';
+import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate } from './sync-commands.ts';
 import { runDemo } from './demo.ts';
 import { makeLogger } from '../daemon/log.ts';
 import { openRuntime } from '../daemon/runtime.ts';
@@ -105,8 +105,9 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
       return commandStatus(rt, cmd, io);
     case 'daemon':
       return runDaemon(rt);
-    case 'compare':
     case 'restore':
+      return commandRestore(rt, cmd, io);
+    case 'compare':
       io.err(`csync: ${cmd.action} is not implemented yet\n`);
       return 64;
     case 'help':

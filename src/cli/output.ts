@@ -48,7 +48,7 @@ export function formatBytes(n: number): string {
 export function peerLine(r: PeerReport): string {
   switch (r.status) {
     case 'nothing-to-do':
-      return `${r.peer}: nothing to send\n`;
+      return `${r.peer}: nothing to send\n${r.halted.map((h) => `  halted: ${h.message}\n  hint: ${h.hint ?? ''}\n`).join('')}`;
     case 'dry-run':
       return `${r.peer}: would send ${r.planned.length}\n${r.planned.map((p) => `  ${p}\n`).join('')}`;
     case 'failed':
@@ -58,7 +58,8 @@ export function peerLine(r: PeerReport): string {
       const head = `${r.peer}: sent ${r.sent}, in sync ${r.have}${resolved}, conflicts ${r.conflicts.length}, failed ${r.failed.length}, ${formatBytes(r.bytes)} in ${r.ms} ms\n`;
       const conflicts = r.conflicts.map((p) => `  conflict: ${p} (run \`csync -f PATH\` on the node whose version should win)\n`);
       const failed = r.failed.map((f) => `  failed: ${f.path}: ${f.reason}\n`);
-      return head + conflicts.join('') + failed.join('');
+      const halted = r.halted.map((h) => `  halted: ${h.message}\n  hint: ${h.hint ?? ''}\n`);
+      return head + conflicts.join('') + failed.join('') + halted.join('');
     }
     default: {
       const never: never = r.status;
@@ -73,6 +74,6 @@ export function updateExitStatus(reports: readonly PeerReport[]): number {
   if (failed.some((r) => r.error?.code === 'CSYNC_AUTH_FAILED' || r.error?.code === 'CSYNC_CERT_CHANGED')) return 77;
   const attempted = reports.filter((r) => r.status !== 'nothing-to-do' && r.status !== 'dry-run');
   if (attempted.length > 0 && failed.length === attempted.length) return 69;
-  if (failed.length > 0 || reports.some((r) => r.conflicts.length > 0 || r.failed.length > 0)) return 1;
+  if (failed.length > 0 || reports.some((r) => r.conflicts.length > 0 || r.failed.length > 0 || r.halted.length > 0)) return 1;
   return 0;
 }

@@ -11,6 +11,7 @@ import type { CheckReport } from '../sync/check.ts';
 import { allRootTargets, logicalOf, targetsForUserPath, targetsOf } from '../sync/scope.ts';
 import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
+import { runRestore } from '../sync/restore.ts';
 import { connectPeer } from '../daemon/peers.ts';
 import { loadTlsMaterial } from '../daemon/server.ts';
 import type { Runtime } from '../daemon/runtime.ts';
@@ -60,6 +61,7 @@ export async function commandUpdate(rt: Runtime, cmd: Command, io: Io): Promise<
     ...(groupFilter(cmd) ? { groups: groupFilter(cmd) as Set<string> } : {}),
     ...(paths ? { paths } : {}),
     dryRun: cmd.options.dryRun,
+    allowMassDelete: cmd.options.allowMassDelete,
   });
   if (cmd.options.json) io.out(`${JSON.stringify(reports.map((r) => ({ ...r, error: r.error ? { code: r.error.code, message: r.error.message } : undefined })))}\n`);
   else if (!cmd.options.quiet || updateExitStatus(reports) !== 0) for (const r of reports) io.out(peerLine(r));
@@ -73,12 +75,26 @@ export async function commandCheckUpdate(rt: Runtime, cmd: Command, io: Io): Pro
   return updated !== 0 ? updated : checked;
 }
 
-/** -M: dirty entries as `force|chary<TAB>peer<TAB>path`; exit 2 when none. */
+/**
+ * -M: dirty entries as `force|chary<TAB>peer<TAB>path`, with a 4th column `conflict` for entries in
+ * conflict (and, with -v, the last error). Conflicts held here with no dirty row are listed as
+ * `held<TAB>peer<TAB>path<TAB>conflict`. Exit 2 when there is nothing.
+ */
 export function commandListDirty(rt: Runtime, cmd: Command, io: Io): number {
   const rows = rt.store.listDirty();
-  if (cmd.options.json) io.out(`${JSON.stringify(rows)}\n`);
-  else for (const r of rows) io.out(`${r.force ? 'force' : 'chary'}\t${r.peer}\t${r.path}${r.lastError && cmd.options.verbose ? `\t${r.lastError}` : ''}\n`);
-  return rows.length === 0 ? 2 : 0;
+  const conflicts = rt.store.listConflicts();
+  const inConflict = new Set(conflicts.map((c) => `${c.peer}\0${c.path}`));
+  const held = conflicts.filter((c) => !rows.some((r) => r.peer === c.peer && r.path === c.path));
+  if (cmd.options.json) {
+    io.out(`${JSON.stringify({ dirty: rows.map((r) => ({ ...r, conflict: inConflict.has(`${r.peer}\0${r.path}`) })), held: held.map((c) => ({ peer: c.peer, path: c.path })) })}\n`);
+    return rows.length + held.length === 0 ? 2 : 0;
+  }
+  for (const r of rows) {
+    const flag = inConflict.has(`${r.peer}\0${r.path}`) ? '\tconflict' : cmd.options.verbose && r.lastError ? '\t' : '';
+    io.out(`${r.force ? 'force' : 'chary'}\t${r.peer}\t${r.path}${flag}${r.lastError && cmd.options.verbose ? `\t${r.lastError}` : ''}\n`);
+  }
+  for (const c of held) io.out(`held\t${c.peer}\t${c.path}\tconflict\n`);
+  return rows.length + held.length === 0 ? 2 : 0;
 }
 
 /** The check text of a state: what csync compares, in one line. */
@@ -103,5 +119,16 @@ export function commandRemoveStale(rt: Runtime, cmd: Command, io: Io): number {
   const stale = rt.store.list().filter((s) => targetsOf(rt.view, rt.ctx.matchers, s.path).length === 0);
   if (!cmd.options.dryRun) rt.store.transaction(() => stale.forEach((s) => rt.store.remove(s.path)));
   for (const s of stale) io.out(`${cmd.options.dryRun ? 'would remove' : 'removed'}\t${s.path}\n`);
+  return 0;
+}
+
+/** restore PATH [--generation N]: put a backup generation back as a local change. */
+export async function commandRestore(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  for (const p of cmd.args) {
+    const [t] = targetsForUserPath(rt.view, resolve(p), groupFilter(cmd));
+    if (t === undefined) continue;
+    await runRestore(rt.ctx, t, cmd.options.generation ?? 0);
+    if (!cmd.options.quiet) io.out(`restored ${resolve(p)} from generation ${cmd.options.generation ?? 0}; run \`csync -u\` to send it\n`);
+  }
   return 0;
 }

@@ -4,6 +4,7 @@ import { CsyncError } from '../core/errors.ts';
 import type { FileState, GroupName, LogicalPath, NodeName, RootId } from '../core/types.ts';
 import { compareVersions, mergeVersions } from '../core/version.ts';
 import type { DirtyRow } from '../store/state-store.ts';
+import { wouldDeleteTooMany } from '../core/safety.ts';
 import type { SyncContext } from './context.ts';
 import type { OfferOutcome } from './receive.ts';
 import { relOf, targetsOf } from './scope.ts';
@@ -41,6 +42,8 @@ export interface PeerReport {
   sent: number;
   have: number;
   conflicts: LogicalPath[];
+  /** Paths the peer acknowledged (applied, had or merged) in this pass. */
+  delivered: LogicalPath[];
   /** Conflicts the peer resolved by the group's policy in its own favour. */
   superseded: LogicalPath[];
   failed: { path: LogicalPath; reason: string }[];
@@ -49,6 +52,8 @@ export interface PeerReport {
   error?: CsyncError;
   /** Dry run: what would be sent. */
   planned: LogicalPath[];
+  /** Groups held back by the mass-delete rail (SPEC §4.6). */
+  halted: CsyncError[];
 }
 
 /** Options of runUpdate(). */
@@ -59,6 +64,8 @@ export interface UpdateOptions {
   /** Only entries equal to or below these logical paths. */
   readonly paths?: readonly string[];
   readonly dryRun: boolean;
+  /** Let an update delete more than a group's max_delete share on a peer (`--allow-mass-delete`). */
+  readonly allowMassDelete?: boolean;
   /** Offers in flight per peer. */
   readonly window?: number;
 }
@@ -75,7 +82,49 @@ export async function runUpdate(ctx: SyncContext, opts: UpdateOptions): Promise<
     if (opts.groups && !opts.groups.has(g.config.name)) continue;
     for (const p of g.peers) if (!opts.peers || opts.peers.has(p)) peers.add(p);
   }
-  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts)));
+  const reports = await Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts)));
+  if (!opts.dryRun) collectTombstones(ctx, reports);
+  return reports;
+}
+
+/**
+ * A tombstone this node originated can go once every peer has acknowledged it (no dirty row is
+ * left): any later change anywhere then descends from the deletion. Tombstones received from
+ * others are kept (a receiver cannot know that every other peer has them).
+ */
+function collectTombstones(ctx: SyncContext, reports: readonly PeerReport[]): void {
+  const candidates = new Set(reports.flatMap((r) => r.delivered));
+  if (candidates.size === 0) return;
+  const stillDirty = new Set(ctx.store.listDirty().map((d) => d.path as string));
+  ctx.store.transaction(() => {
+    for (const path of candidates) {
+      const s = ctx.store.get(path);
+      if (s?.meta.kind === 'deleted' && s.origin === ctx.view.self && !stillDirty.has(path)) ctx.store.remove(path);
+    }
+  });
+}
+
+/**
+ * SPEC §4.6: per group, if the tombstones about to go to `peer` exceed max_delete of the group's
+ * files, hold them back (they stay dirty) and report the group as halted.
+ */
+function holdMassDeletes(ctx: SyncContext, peer: NodeName, rows: DirtyRow[], report: PeerReport): DirtyRow[] {
+  const held = new Set<string>();
+  for (const g of ctx.view.groups.values()) {
+    if (!g.peers.includes(peer)) continue;
+    const inGroup = rows.filter((r) => targetsOf(ctx.view, ctx.matchers, r.path).some((t) => t.group === g));
+    const deletions = inGroup.filter((r) => ctx.store.get(r.path)?.meta.kind === 'deleted');
+    if (deletions.length === 0) continue;
+    let live = 0;
+    for (const root of g.roots.keys()) live += ctx.store.list(root).filter((s) => s.meta.kind !== 'deleted' && s.path !== root).length;
+    const total = live + deletions.length;
+    if (!wouldDeleteTooMany({ deletions: deletions.length, total, maxDeletePercent: g.config.maxDeletePercent })) continue;
+    for (const r of deletions) held.add(r.path);
+    report.halted.push(new CsyncError('CSYNC_SYNC_HALTED_FOR_SAFETY',
+      `group ${JSON.stringify(g.config.name)} to ${JSON.stringify(peer)}: update would delete ${deletions.length} of ${total} entries (max_delete ${g.config.maxDeletePercent}%)`,
+      { hint: 'if the deletion is intended, run again with --allow-mass-delete' }));
+  }
+  return held.size === 0 ? rows : rows.filter((r) => !held.has(r.path));
 }
 
 function inScope(ctx: SyncContext, row: DirtyRow, opts: UpdateOptions): boolean {
@@ -86,8 +135,9 @@ function inScope(ctx: SyncContext, row: DirtyRow, opts: UpdateOptions): boolean 
 
 async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions): Promise<PeerReport> {
   const started = ctx.clock.nowMs();
-  const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], superseded: [], failed: [], bytes: 0, ms: 0, planned: [] };
-  const rows = ctx.store.listDirty(peer).filter((r) => inScope(ctx, r, opts));
+  const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], delivered: [], superseded: [], failed: [], bytes: 0, ms: 0, planned: [], halted: [] };
+  const all = ctx.store.listDirty(peer).filter((r) => inScope(ctx, r, opts));
+  const rows = opts.allowMassDelete ? all : holdMassDeletes(ctx, peer, all, report);
   if (rows.length === 0 || opts.dryRun) {
     report.status = rows.length === 0 ? 'nothing-to-do' : 'dry-run';
     report.planned = rows.map((r) => r.path);
@@ -182,6 +232,7 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
   switch (outcome.result) {
     case 'applied':
       report.sent++;
+      report.delivered.push(sent.path);
       report.bytes += sent.meta.kind === 'file' ? sent.meta.sizeBytes : 0;
       ctx.store.transaction(() => {
         // An auto-resolved conflict comes back with a version superseding both: adopt it.
@@ -197,6 +248,7 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
     case 'have':
     case 'merged':
       report.have++;
+      report.delivered.push(sent.path);
       ctx.store.transaction(() => {
         if (outcome.result === 'merged' && outcome.state) adoptMergedVersion(ctx, sent, outcome.state);
         ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
