@@ -1,5 +1,6 @@
 // Commands that manage identity and configuration: -k, tls init, trust list|forget, config check, status.
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CsyncError } from '../core/errors.ts';
 import { renderEffectiveConfig } from '../config/render.ts';
@@ -70,10 +71,37 @@ export function commandConfigCheck(rt: Runtime, _cmd: Command, io: Io): number {
   return 0;
 }
 
-/** status: this node, its groups, each peer's dirty count and conflicts (a first version). */
+interface DaemonStatus {
+  pid: number;
+  startedAtMs: number;
+  port: number;
+  updatedAtMs: number;
+  peers: Record<string, { connected: boolean; lastOkMs?: number; lastError?: string }>;
+}
+
+/** The daemon's status file, if a daemon for this state dir is alive. */
+export function readDaemonStatus(stateDir: string): DaemonStatus | undefined {
+  try {
+    const st = JSON.parse(readFileSync(join(stateDir, 'daemon.json'), 'utf8')) as DaemonStatus;
+    process.kill(st.pid, 0);
+    return st;
+  } catch {
+    // No file, unreadable, or the pid is gone: no daemon is running for this state dir.
+    return undefined;
+  }
+}
+
+function ago(ms: number | undefined): string {
+  if (ms === undefined) return 'never';
+  const s = Math.round((Date.now() - ms) / 1000);
+  return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+}
+
+/** status: daemon, groups, each peer (connected, last sync, dirty, conflicts, last error). */
 export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
   const dirty = rt.store.listDirty();
   const conflicts = rt.store.listConflicts();
+  const daemon = readDaemonStatus(rt.stateDir);
   const groups = [...rt.view.groups.values()].map((g) => ({
     group: g.config.name,
     receiveOnly: g.receiveOnly,
@@ -83,16 +111,24 @@ export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
       failing: dirty.filter((d) => d.peer === peer && d.lastError !== undefined).length,
       lastError: dirty.find((d) => d.peer === peer && d.lastError !== undefined)?.lastError,
       conflicts: conflicts.filter((c) => c.peer === peer).length,
+      connected: daemon?.peers[peer]?.connected ?? false,
+      lastSyncMs: daemon?.peers[peer]?.lastOkMs,
+      linkError: daemon?.peers[peer]?.lastError,
     })),
   }));
+  const pendingActions = (rt.store as { listPendingActions?: () => unknown[] }).listPendingActions?.().length ?? 0;
   if (cmd.options.json) {
-    io.out(`${JSON.stringify({ node: rt.view.self, groups, conflicts: conflicts.map((c) => ({ path: c.path, peer: c.peer })) })}\n`);
+    io.out(`${JSON.stringify({ node: rt.view.self, daemon: daemon ? { pid: daemon.pid, port: daemon.port, startedAtMs: daemon.startedAtMs } : null, groups, pendingActions, conflicts: conflicts.map((c) => ({ path: c.path, peer: c.peer })) })}\n`);
     return 0;
   }
-  io.out(`node ${rt.view.self}\n`);
+  io.out(`node ${rt.view.self}: daemon ${daemon ? `running (pid ${daemon.pid}, port ${daemon.port}, up since ${new Date(daemon.startedAtMs).toISOString()})` : 'not running'}\n`);
+  if (pendingActions > 0) io.out(`pending actions: ${pendingActions}\n`);
   for (const g of groups) {
     io.out(`group ${g.group}${g.receiveOnly ? ' (receive only)' : ''}\n`);
-    for (const p of g.peers) io.out(`  ${p.peer}: ${p.dirty} dirty${p.failing ? ` (${p.failing} failing: ${p.lastError ?? ''})` : ''}, ${p.conflicts} conflicts\n`);
+    for (const p of g.peers) {
+      const link = daemon ? `${p.connected ? 'connected' : 'not connected'}, last sync ${ago(p.lastSyncMs)}, ` : '';
+      io.out(`  ${p.peer}: ${link}${p.dirty} dirty${p.failing ? ` (${p.failing} failing: ${p.lastError ?? ''})` : ''}, ${p.conflicts} conflicts${p.linkError ? `, last error: ${p.linkError}` : ''}\n`);
+    }
   }
   for (const c of conflicts) io.out(`conflict ${c.path} with ${c.peer}\n`);
   return 0;

@@ -9,8 +9,8 @@ import type { Command } from './args.ts';
 import type { Io } from './output.ts';
 import { openRuntime } from '../daemon/runtime.ts';
 import type { Runtime } from '../daemon/runtime.ts';
-import { loadTlsMaterial, startServer } from '../daemon/server.ts';
-import type { Server } from '../daemon/server.ts';
+import { Daemon } from '../daemon/daemon.ts';
+import { ChokidarSource } from '../watcher/chokidar-source.ts';
 
 const NODES = ['alpha', 'beta', 'gamma'] as const;
 
@@ -27,10 +27,10 @@ export function freePort(): Promise<number> {
 }
 
 /** The demo's config: one group over three roots in `dir`. */
-export function demoConfig(dir: string, ports: readonly number[]): string {
+export function demoConfig(dir: string, ports: readonly number[], live = false): string {
   const hosts = NODES.map((n, i) => `${n} = "127.0.0.1:${ports[i] ?? 0}"`).join('\n');
   const roots = NODES.map((n) => `${n} = ${JSON.stringify(join(dir, n, 'www'))}`).join('\n');
-  return `# csync demo cluster\nstate_dir = ${JSON.stringify(join(dir, '%h', 'state'))}\n\n[tls]\ncert = ${JSON.stringify(join(dir, '%h', 'tls.crt'))}\nkey = ${JSON.stringify(join(dir, '%h', 'tls.key'))}\n\n[hosts]\n${hosts}\n\n[prefix.www]\n${roots}\n\n[groups.web]\nhosts = ["alpha", "beta", "gamma"]\nkey = ${JSON.stringify(join(dir, 'web.key'))}\ninclude = ["%www%"]\nexclude = ["*~", ".*.swp"]\nbackup_dir = ${JSON.stringify(join(dir, '%h', 'backup'))}\nbackup_generations = 3\n`;
+  return `# csync demo cluster\nstate_dir = ${JSON.stringify(join(dir, '%h', 'state'))}\n\n[tls]\ncert = ${JSON.stringify(join(dir, '%h', 'tls.crt'))}\nkey = ${JSON.stringify(join(dir, '%h', 'tls.key'))}\n\n[hosts]\n${hosts}\n\n[prefix.www]\n${roots}\n\n[groups.web]\nhosts = ["alpha", "beta", "gamma"]\nkey = ${JSON.stringify(join(dir, 'web.key'))}\ninclude = ["%www%"]\nexclude = ["*~", ".*.swp"]\nbackup_dir = ${JSON.stringify(join(dir, '%h', 'backup'))}\nbackup_generations = 3\nwatch = ${String(live)}\n`;
 }
 
 interface Demo {
@@ -42,16 +42,17 @@ interface Demo {
 }
 
 /** Runs the demo; returns 0 when every step behaved as expected. */
-export async function runDemo(_cmd: Command, io: Io): Promise<number> {
+export async function runDemo(cmd: Command, io: Io): Promise<number> {
+  const live = cmd.options.live;
   const { runCommand } = await import('./main.ts');
   const dir = mkdtempSync(join(tmpdir(), 'csync-demo-'));
-  const servers: Server[] = [];
+  const daemons: Daemon[] = [];
   const runtimes: Runtime[] = [];
   const started = Date.now();
   try {
     const ports = await Promise.all(NODES.map(() => freePort()));
     const cfg = join(dir, 'csync.toml');
-    writeFileSync(cfg, demoConfig(dir, ports));
+    writeFileSync(cfg, demoConfig(dir, ports, live));
     for (const n of NODES) mkdirSync(join(dir, n, 'www'), { recursive: true });
     const quiet: Io = { out: () => undefined, err: () => undefined, isTty: false, logs: false };
     const demo: Demo = {
@@ -69,14 +70,20 @@ export async function runDemo(_cmd: Command, io: Io): Promise<number> {
     for (const n of NODES) {
       const rt = await openRuntime({ configPath: cfg, nodeName: n, checkKeys: true, log: silentLogger });
       runtimes.push(rt);
-      servers.push(await startServer(rt, loadTlsMaterial(rt), { host: '127.0.0.1' }));
+      const d = new Daemon(rt, {
+        runtimeOptions: { configPath: cfg, nodeName: n, checkKeys: true, log: silentLogger },
+        watchSource: live ? new ChokidarSource() : undefined,
+        host: '127.0.0.1',
+      });
+      await d.start();
+      daemons.push(d);
     }
     io.out(`csync demo: three nodes (${NODES.join(', ')}) on 127.0.0.1 ports ${ports.join(', ')}, in ${dir}\n`);
-    const ok = await story(demo);
+    const ok = live ? await liveStory(demo) : await story(demo);
     io.out(`\n${ok ? 'demo finished: every node holds the same tree' : 'demo FAILED: the trees differ'} (${((Date.now() - started) / 1000).toFixed(1)} s); cleaning up\n`);
     return ok ? 0 : 1;
   } finally {
-    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all(daemons.map((d) => d.stop()));
     for (const rt of runtimes) rt.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -128,4 +135,37 @@ async function story(d: Demo): Promise<boolean> {
 function sameTrees(d: Demo): boolean {
   const files = ['index.html', 'css/site.css', 'img/logo.svg'];
   return files.every((f) => NODES.every((n) => readFileSync(join(d.root(n), f), 'utf8') === readFileSync(join(d.root('alpha'), f), 'utf8')));
+}
+
+/** Waits until `path` holds `text` (polling every 2 ms, at most 10 s); returns the ms it took. */
+async function waitFor(path: string, text: string, t0: number): Promise<number> {
+  for (;;) {
+    try {
+      if (readFileSync(path, 'utf8') === text) return performance.now() - t0;
+    } catch {
+      // Not there yet: keep polling.
+    }
+    if (performance.now() - t0 > 10_000) return Number.NaN;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** --live: daemons with watchers; plain writes appear on the peers without any csync command. */
+async function liveStory(d: Demo): Promise<boolean> {
+  d.io.out('\nLive mode: every node runs `csync daemon` with a watcher. No csync commands below, just writes.\n');
+  let ok = true;
+  const steps: [string, string, string][] = [
+    ['alpha', 'index.html', '<h1>written on alpha</h1>\n'],
+    ['gamma', 'index.html', '<h1>edited on gamma</h1>\n'],
+    ['beta', 'news/today.txt', 'fresh news from beta\n'],
+  ];
+  for (const [from, rel, text] of steps) {
+    mkdirSync(join(d.root(from), rel, '..'), { recursive: true });
+    const t0 = performance.now();
+    writeFileSync(join(d.root(from), rel), text);
+    const times = await Promise.all(NODES.filter((n) => n !== from).map(async (n) => [n, await waitFor(join(d.root(n), rel), text, t0)] as const));
+    d.io.out(`  ${from} wrote ${rel}: ${times.map(([n, ms]) => `${n} has it after ${Number.isNaN(ms) ? 'TIMEOUT' : `${ms.toFixed(0)} ms`}`).join(', ')}\n`);
+    ok &&= times.every(([, ms]) => !Number.isNaN(ms));
+  }
+  return ok;
 }

@@ -10,6 +10,7 @@ import { makeLogger } from '../daemon/log.ts';
 import { openRuntime } from '../daemon/runtime.ts';
 import type { Runtime } from '../daemon/runtime.ts';
 import { runDaemon } from '../daemon/daemon.ts';
+import { ChokidarSource } from '../watcher/chokidar-source.ts';
 
 /** The package version printed by --version. */
 export const VERSION = '0.1.0';
@@ -104,7 +105,10 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
     case 'status':
       return commandStatus(rt, cmd, io);
     case 'daemon':
-      return runDaemon(rt);
+      return runDaemon(rt, {
+        runtimeOptions: { configPath: cmd.options.config, nodeName: cmd.options.node, stateDir: cmd.options.stateDir, checkKeys: true, log: rt.log },
+        watchSource: new ChokidarSource(),
+      });
     case 'restore':
       return commandRestore(rt, cmd, io);
     case 'compare':

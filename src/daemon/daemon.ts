@@ -1,15 +1,296 @@
-// `csync daemon`: serve peers until SIGTERM/SIGINT, then finish in-flight work and exit.
-import type { Runtime } from './runtime.ts';
+// `csync daemon`: the TLS server, a pool of peer links, the watcher and the periodic check, driving
+// one serialized work loop (check what changed, then push dirty entries). Signals: SIGHUP reloads
+// the config (a bad one is reported and the old one kept), SIGTERM/SIGINT finish the work and exit.
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CsyncError } from '../core/errors.ts';
+import type { NodeName } from '../core/types.ts';
+import { runCheck } from '../sync/check.ts';
+import { allRootTargets, targetsForUserPath } from '../sync/scope.ts';
+import type { Target } from '../sync/scope.ts';
+import { runUpdate } from '../sync/update.ts';
+import type { PeerReport } from '../sync/update.ts';
+import type { ReceiverHooks } from '../sync/receive.ts';
+import { Aggregator } from '../watcher/aggregator.ts';
+import type { WatchSource } from '../watcher/watch-source.ts';
+import { connectPeer } from './peers.ts';
+import { PeerPool } from './peer-pool.ts';
+import { reloadRuntime } from './runtime.ts';
+import type { Runtime, RuntimeOptions } from './runtime.ts';
 import { loadTlsMaterial, startServer } from './server.ts';
+import type { Server } from './server.ts';
 
-/** Runs the daemon until a stop signal; resolves with the exit status. */
-export async function runDaemon(rt: Runtime): Promise<number> {
-  const server = await startServer(rt, loadTlsMaterial(rt));
+/** Daemon tuning; defaults suit production, tests shorten them. */
+export interface DaemonOptions {
+  /** How the config was found, for SIGHUP reloads. */
+  readonly runtimeOptions: RuntimeOptions;
+  readonly watchSource: WatchSource | undefined;
+  /** Quiet period before a burst of watcher events is checked. */
+  readonly quietMs?: number;
+  readonly maxDelayMs?: number;
+  /** Listen address override (tests: '127.0.0.1'). */
+  readonly host?: string;
+  readonly hooks?: ReceiverHooks;
+  /** Called after every work cycle with the update reports (tests await convergence with it). */
+  readonly onCycle?: (reports: PeerReport[]) => void;
+}
+
+/** The running daemon. */
+export class Daemon {
+  private readonly rt: Runtime;
+  private readonly opts: DaemonOptions;
+  private server: Server | undefined;
+  private pool: PeerPool | undefined;
+  private aggregator: Aggregator | undefined;
+  private readonly pendingPaths = new Set<string>();
+  private fullCheck = false;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopping = false;
+  private cancelTimers: (() => void)[] = [];
+  private cancelRetry: (() => void) | undefined;
+  private readonly startedAtMs: number;
+
+  constructor(rt: Runtime, opts: DaemonOptions) {
+    this.rt = rt;
+    this.opts = opts;
+    this.startedAtMs = rt.ctx.clock.nowMs();
+  }
+
+  /** The listening port (after start). */
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  /** Starts serving, watching and the periodic check; then pushes whatever is already dirty. */
+  async start(): Promise<void> {
+    const tls = loadTlsMaterial(this.rt);
+    const log = this.rt.ctx.log;
+    this.pool = new PeerPool((peer) => connectPeer(this.rt, tls, peer), this.rt.ctx.clock, log);
+    const hooks: ReceiverHooks = {
+      applied: (t, s) => this.opts.hooks?.applied?.(t, s),
+      dirtied: () => {
+        this.opts.hooks?.dirtied?.();
+        this.kick();
+      },
+      peerSeen: (peer) => {
+        this.opts.hooks?.peerSeen?.(peer);
+        if (this.pool?.has(peer)) return;
+        this.pool?.resetBackoff(peer);
+        this.maintainLinks();
+      },
+    };
+    this.server = await startServer(this.rt, tls, { ...(this.opts.host ? { host: this.opts.host } : {}), hooks });
+    await this.startWatcher();
+    this.schedulePeriodicCheck();
+    this.fullCheck = true;
+    this.kick();
+    this.maintainLinks();
+    this.writeStatus();
+  }
+
+  /** Opens links to every peer that has none and is not backing off; schedules the next try. */
+  private maintainLinks(): void {
+    const pool = this.pool;
+    if (!pool || this.stopping) return;
+    const now = this.rt.ctx.clock.nowMs();
+    const peers = new Set([...this.rt.view.groups.values()].flatMap((g) => g.peers));
+    for (const peer of peers) {
+      if (pool.has(peer) || pool.state(peer).retryAtMs > now) continue;
+      pool.get(peer).then(
+        () => {
+          this.writeStatus();
+          if (this.rt.ctx.store.listDirty(peer).length > 0) this.kick();
+        },
+        () => this.scheduleRetry(),
+      );
+    }
+  }
+
+  private async startWatcher(): Promise<void> {
+    const src = this.opts.watchSource;
+    const roots = [...this.rt.view.groups.values()].filter((g) => g.config.watch).flatMap((g) => [...g.roots.values()]);
+    if (!src || roots.length === 0) return;
+    this.aggregator = new Aggregator(this.rt.ctx.clock, { quietMs: this.opts.quietMs ?? 15, maxDelayMs: this.opts.maxDelayMs ?? 500 }, (paths) => {
+      for (const p of paths) this.pendingPaths.add(p);
+      this.kick();
+    });
+    const agg = this.aggregator;
+    await src.watch(roots, { isIgnored: (abs) => this.isIgnored(abs) }, (e) => agg.add(e.path), (err) => {
+      const e = err instanceof CsyncError ? err : new CsyncError('CSYNC_IO', String(err));
+      this.rt.ctx.log.error({ code: e.code, reason: e.message, hint: e.hint }, 'Watcher failed; relying on the periodic check');
+    });
+    this.rt.ctx.log.info({ roots: roots.length }, 'Watching');
+  }
+
+  private isIgnored(abs: string): boolean {
+    try {
+      const targets = targetsForUserPath(this.rt.view, abs);
+      return targets.every((t) => this.rt.ctx.matchers.get(t.group.config.name)?.isExcluded(logicalOfTarget(t)) ?? false);
+    } catch {
+      // Not inside any root (e.g. a parent directory chokidar reports): nothing to ignore.
+      return false;
+    }
+  }
+
+  private schedulePeriodicCheck(): void {
+    const intervals = [...this.rt.view.groups.values()].map((g) => g.config.checkIntervalMs).filter((ms) => ms > 0);
+    if (intervals.length === 0) return;
+    const every = Math.min(...intervals);
+    const arm = (): void => {
+      this.cancelTimers.push(this.rt.ctx.clock.setTimer(() => {
+        this.fullCheck = true;
+        this.kick();
+        arm();
+      }, every));
+    };
+    arm();
+  }
+
+  /** Asks for a work cycle; cycles never overlap, and requests during one cause one more. */
+  kick(): void {
+    if (this.stopping) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Resolves when no work cycle is running or requested. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.cycle();
+      } catch (err) {
+        this.rt.ctx.log.error({ reason: err instanceof Error ? err.message : String(err), code: err instanceof CsyncError ? err.code : 'bug' }, 'Work cycle failed');
+      }
+    } while (this.again && !this.stopping);
+    this.scheduleRetry();
+    this.writeStatus();
+  }
+
+  private async cycle(): Promise<void> {
+    const ctx = this.rt.ctx;
+    const targets = this.takeTargets();
+    if (targets.length > 0) {
+      const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+      for (const h of report.halted) ctx.log.error({ code: h.code, reason: h.message, hint: h.hint }, 'Group halted');
+    }
+    if (ctx.store.listDirty().length === 0 || !this.pool) return;
+    const pool = this.pool;
+    const now = ctx.clock.nowMs();
+    const peers = new Set<NodeName>([...ctx.view.groups.values()].flatMap((g) => g.peers).filter((p) => pool.state(p).retryAtMs <= now));
+    const reports = await runUpdate(ctx, { connect: pool.get, peers, dryRun: false });
+    for (const r of reports) this.noteReport(pool, r);
+    this.opts.onCycle?.(reports);
+  }
+
+  private takeTargets(): Target[] {
+    if (this.fullCheck) {
+      this.fullCheck = false;
+      this.pendingPaths.clear();
+      return allRootTargets(this.rt.view);
+    }
+    const out: Target[] = [];
+    for (const p of this.pendingPaths) {
+      try {
+        out.push(...targetsForUserPath(this.rt.view, p));
+      } catch {
+        // An event outside every root (the root's own parent): nothing to check.
+      }
+    }
+    this.pendingPaths.clear();
+    return out;
+  }
+
+  private noteReport(pool: PeerPool, r: PeerReport): void {
+    if (r.status === 'failed') return; // PeerPool.get already recorded the failure
+    if (r.failed.some((f) => /closed|unreachable|lost/i.test(f.reason))) {
+      pool.drop(r.peer);
+      pool.markFailed(r.peer, new Error(r.failed[0]?.reason ?? 'link lost'));
+    } else if (r.status === 'ok') pool.markOk(r.peer);
+    for (const h of r.halted) this.rt.ctx.log.error({ peer: r.peer, code: h.code, reason: h.message, hint: h.hint }, 'Update halted');
+  }
+
+  private scheduleRetry(): void {
+    this.cancelRetry?.();
+    this.cancelRetry = undefined;
+    const inMs = this.pool?.nextRetryInMs();
+    if (inMs === undefined || this.stopping) return;
+    this.cancelRetry = this.rt.ctx.clock.setTimer(() => {
+      this.maintainLinks();
+      this.kick();
+    }, inMs + 10);
+  }
+
+  /** Re-reads the config; on failure logs every problem and keeps running with the old one. */
+  async reload(): Promise<boolean> {
+    try {
+      await reloadRuntime(this.rt, this.opts.runtimeOptions);
+      this.rt.ctx.log.info({}, 'Configuration reloaded');
+      this.fullCheck = true;
+      this.kick();
+      return true;
+    } catch (err) {
+      const issues = (err as { issues?: unknown }).issues;
+      this.rt.ctx.log.error({ reason: err instanceof Error ? err.message : String(err), issues }, 'Reload failed; keeping the old configuration');
+      return false;
+    }
+  }
+
+  /** Writes `<state_dir>/daemon.json` for `csync status` (atomically). */
+  private writeStatus(): void {
+    const peers = Object.fromEntries([...(this.pool?.states.entries() ?? [])].map(([p, s]) => [p, { connected: s.connected, lastOkMs: s.lastOkMs, lastError: s.lastError }]));
+    const file = join(this.rt.stateDir, 'daemon.json');
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify({ pid: process.pid, startedAtMs: this.startedAtMs, port: this.port, updatedAtMs: this.rt.ctx.clock.nowMs(), peers }));
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      // Status is advisory: a full disk must not stop syncing. Logged, not thrown.
+      this.rt.ctx.log.warn({ reason: String(err) }, 'Could not write daemon status');
+    }
+  }
+
+  /** Stops watching and accepting, lets the current cycle finish, closes links. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.aggregator?.close();
+    await this.opts.watchSource?.close();
+    for (const c of this.cancelTimers) c();
+    this.cancelRetry?.();
+    await this.idle();
+    this.pool?.close();
+    await this.server?.close();
+  }
+}
+
+function logicalOfTarget(t: Target): string {
+  return t.rel === '' ? t.root : `${t.root}/${t.rel}`;
+}
+
+/** Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit status. */
+export async function runDaemon(rt: Runtime, opts: DaemonOptions): Promise<number> {
+  const daemon = new Daemon(rt, opts);
+  await daemon.start();
+  rt.ctx.log.info({ node: rt.view.self, port: daemon.port }, 'Daemon started');
+  const onHup = (): void => {
+    void daemon.reload();
+  };
+  process.on('SIGHUP', onHup);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  process.off('SIGHUP', onHup);
   rt.ctx.log.info({ signal }, 'Stopping');
-  await server.close();
+  await daemon.stop();
   return 0;
 }

@@ -10,7 +10,7 @@ import { checkPin, pinMismatchError } from '../net/pinning.ts';
 import { connectTls } from '../net/tls-transport.ts';
 import type { Transport } from '../net/transport.ts';
 import { OfferReceiver } from '../sync/receive.ts';
-import type { OfferOutcome } from '../sync/receive.ts';
+import type { OfferOutcome, ReceiverHooks } from '../sync/receive.ts';
 import type { OfferChannel, OutgoingOffer } from '../sync/update.ts';
 import type { PathLocks } from '../sync/path-locks.ts';
 import type { Runtime } from './runtime.ts';
@@ -55,7 +55,7 @@ export async function connectPeer(rt: Runtime, tls: TlsMaterial, peer: NodeName)
 
 /** Authenticates an outbound transport to `peer` (handshake, pin) and wraps it as an OfferChannel. */
 export async function openChannel(rt: Runtime, transport: Transport, peer: NodeName): Promise<OfferChannel> {
-  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log.child({ peer }) });
+  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
   try {
     const hs = await link.handshake({ self: rt.view.self, groups: keysSharedWith(rt, peer), role: 'client', expectedPeer: peer });
     enforcePin(rt, peer, transport);
@@ -67,10 +67,19 @@ export async function openChannel(rt: Runtime, transport: Transport, peer: NodeN
 }
 
 function channelOver(link: PeerLink, peer: NodeName, shared: ReadonlySet<GroupName>): OfferChannel {
+  let open = true;
+  void link.closed.then(() => {
+    open = false;
+  });
   return {
     peer,
     sharedGroups: shared,
     close: () => link.close(),
+    isOpen: () => open,
+    ping: async () => {
+      const reply = await link.request({ type: 'ping' });
+      if (reply.type !== 'pong') throw new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `expected pong, got ${reply.type}`);
+    },
     offer: async (o, content) => {
       let reply = await link.request({
         type: 'offer', group: o.group, root: o.root, rel: o.rel, state: toWireState(o.state), force: o.force,
@@ -106,7 +115,7 @@ function outcomeOf(reply: Message, o: OutgoingOffer): OfferOutcome {
  * Serves one inbound connection: handshake as server, pin the client, then answer offers and data
  * frames until the link closes. Resolves when the link is closed; never throws.
  */
-export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks): Promise<void> {
+export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks, hooks: ReceiverHooks = {}): Promise<void> {
   const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
   let receiver: OfferReceiver | undefined;
   try {
@@ -114,10 +123,11 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
     enforcePin(rt, hs.peer, transport);
     // A group is shared only if the peer is one of its hosts, whatever keys it holds.
     const shared = new Set(hs.groups.filter((g) => rt.view.groups.get(g)?.config.hosts.includes(hs.peer)));
-    receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks);
+    receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks, hooks);
     const r = receiver;
     link.onRequest((msg, l) => handleRequest(r, msg, l));
     rt.ctx.log.debug({ peer: hs.peer, groups: [...shared] }, 'Peer connected');
+    hooks.peerSeen?.(hs.peer);
   } catch (err) {
     rt.ctx.log.warn({ remote: transport.remoteLabel, code: err instanceof CsyncError ? err.code : 'bug', reason: String(err instanceof Error ? err.message : err) }, 'Inbound connection refused');
     link.close();

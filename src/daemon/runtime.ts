@@ -37,12 +37,15 @@ export interface RuntimeOptions {
 
 /** A node's open resources. */
 export interface Runtime {
-  readonly ctx: SyncContext;
-  readonly view: NodeView;
+  /** Replaced in place by reloadRuntime() (SIGHUP); holders of the old value keep a consistent one. */
+  ctx: SyncContext;
+  view: NodeView;
   readonly store: StateStore;
   readonly stateDir: string;
+  /** The root logger the context's logger was derived from (for reloads). */
+  readonly log: Logger;
   /** Group name → key bytes (loaded only with checkKeys). */
-  readonly keys: ReadonlyMap<GroupName, Uint8Array>;
+  keys: ReadonlyMap<GroupName, Uint8Array>;
   close(): void;
 }
 
@@ -59,6 +62,25 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { configPath, nodeName } = locateNode(opts);
   const view = loadNodeView({ configPath, nodeName, checkKeys: opts.checkKeys });
   const stateDir = opts.stateDir ?? view.stateDir;
+  const store = openStore(stateDir);
+  const { ctx, keys } = await buildContext(view, store, stateDir, opts);
+  return { ctx, view, store, stateDir, keys, log: opts.log, close: () => store.close() };
+}
+
+/**
+ * Re-reads the config (SIGHUP). On any problem it throws and `rt` is left exactly as it was; on
+ * success the new view, keys and context replace the old ones. The state dir and store stay.
+ */
+export async function reloadRuntime(rt: Runtime, opts: RuntimeOptions): Promise<void> {
+  const { configPath, nodeName } = locateNode(opts);
+  const view = loadNodeView({ configPath, nodeName, checkKeys: opts.checkKeys });
+  const { ctx, keys } = await buildContext(view, rt.store, rt.stateDir, opts);
+  rt.view = view;
+  rt.ctx = ctx;
+  rt.keys = keys;
+}
+
+function openStore(stateDir: string): SqliteStateStore {
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   } catch (err) {
@@ -67,7 +89,10 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
       hint: 'set state_dir in the config or pass -D DIR with a writable directory',
     });
   }
-  const store = SqliteStateStore.open(join(stateDir, 'csync.db'));
+  return SqliteStateStore.open(join(stateDir, 'csync.db'));
+}
+
+async function buildContext(view: NodeView, store: StateStore, stateDir: string, opts: RuntimeOptions): Promise<{ ctx: SyncContext; keys: Map<GroupName, Uint8Array> }> {
   const matchers = new Map<GroupName, GroupMatcher>();
   for (const [name, g] of view.groups) matchers.set(name, compileMatcher(g.config.exclude));
   const keys = new Map<GroupName, Uint8Array>();
@@ -82,7 +107,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     matchers,
     conflictDir: join(stateDir, 'conflicts'),
   };
-  return { ctx, view, store, stateDir, keys, close: () => store.close() };
+  return { ctx, keys };
 }
 
 /** Reads a group key: the file's bytes without surrounding white space. */

@@ -4,6 +4,7 @@ import { CsyncError } from '../core/errors.ts';
 import { listenTls } from '../net/tls-transport.ts';
 import type { TlsListener } from '../net/tls-transport.ts';
 import { PathLocks } from '../sync/path-locks.ts';
+import type { ReceiverHooks } from '../sync/receive.ts';
 import { servePeer } from './peers.ts';
 import type { TlsMaterial } from './peers.ts';
 import type { Runtime } from './runtime.ts';
@@ -28,7 +29,7 @@ export interface Server {
 }
 
 /** Starts listening on this node's `[hosts]` address (or `host` when given, e.g. '127.0.0.1'). */
-export async function startServer(rt: Runtime, tls: TlsMaterial, opts: { host?: string; port?: number } = {}): Promise<Server> {
+export async function startServer(rt: Runtime, tls: TlsMaterial, opts: { host?: string; port?: number; hooks?: ReceiverHooks } = {}): Promise<Server> {
   const locks = new PathLocks();
   const serving = new Set<Promise<void>>();
   const listener: TlsListener = await listenTls({
@@ -37,7 +38,7 @@ export async function startServer(rt: Runtime, tls: TlsMaterial, opts: { host?: 
     certPem: tls.certPem,
     keyPem: tls.keyPem,
     onConnection: (t) => {
-      const p = servePeer(rt, t, locks).finally(() => serving.delete(p));
+      const p = servePeer(rt, t, locks, opts.hooks).finally(() => serving.delete(p));
       serving.add(p);
     },
     onReject: (info) => rt.ctx.log.warn(info, 'Connection dropped before authentication'),

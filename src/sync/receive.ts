@@ -42,6 +42,16 @@ interface Transfer {
   nextOffset: number;
 }
 
+/** Callbacks a receiver reports to (the daemon: actions, pushes). All optional. */
+export interface ReceiverHooks {
+  /** A change from the peer was written to disk (or deleted) at `t`. */
+  applied?(t: Target, state: FileState): void;
+  /** Local rows became dirty (a conflict this node won, an unrecorded local edit): push soon. */
+  dirtied?(): void;
+  /** A peer authenticated an inbound link: it is up (reset any backoff towards it). */
+  peerSeen?(peer: NodeName): void;
+}
+
 /** Handles one authenticated peer's offers. One instance per link; `locks` is shared per process. */
 export class OfferReceiver {
   private readonly transfers = new Map<number, Transfer>();
@@ -49,12 +59,14 @@ export class OfferReceiver {
   private readonly peer: NodeName;
   private readonly sharedGroups: ReadonlySet<GroupName>;
   private readonly locks: PathLocks;
+  private readonly hooks: ReceiverHooks;
 
-  constructor(ctx: SyncContext, peer: NodeName, sharedGroups: ReadonlySet<GroupName>, locks: PathLocks) {
+  constructor(ctx: SyncContext, peer: NodeName, sharedGroups: ReadonlySet<GroupName>, locks: PathLocks, hooks: ReceiverHooks = {}) {
     this.ctx = ctx;
     this.peer = peer;
     this.sharedGroups = sharedGroups;
     this.locks = locks;
+    this.hooks = hooks;
   }
 
   /**
@@ -124,7 +136,8 @@ export class OfferReceiver {
 
   private async handleLocked(offer: IncomingOffer, t: Target, incoming: FileState, first: (o: OfferOutcome) => void): Promise<OfferOutcome> {
     // An unrecorded local edit must be seen before deciding, or it would be overwritten silently.
-    await runCheck(this.ctx, [t], { recursive: false, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+    const rescan = await runCheck(this.ctx, [t], { recursive: false, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+    if (rescan.changed.length > 0) this.hooks.dirtied?.();
     const local = this.ctx.store.get(incoming.path);
     const decision = decide(local, incoming, { ignore: t.group.config.ignore, force: offer.force });
     const fields = { peer: this.peer, path: incoming.path, decision: decision.kind, reason: decision.reason };
@@ -176,6 +189,7 @@ export class OfferReceiver {
       if (peers.length > 0) this.ctx.store.markDirty(res.state.path, peers, { force: false, nowMs: this.ctx.clock.nowMs() });
     });
     this.ctx.log.info({ ...fields, winner: this.ctx.view.self }, 'Conflict resolved: local version wins');
+    this.hooks.dirtied?.();
     return { result: 'superseded', state: res.state, reason: res.rule };
   }
 
@@ -216,6 +230,7 @@ export class OfferReceiver {
       this.ctx.store.put(state);
       this.ctx.store.clearConflicts(state.path as LogicalPath);
     });
+    this.hooks.applied?.(t, state);
     return state;
   }
 }

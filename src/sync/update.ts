@@ -29,7 +29,12 @@ export interface OfferChannel {
    * streams `content()` and resolves with the reply that follows the last chunk.
    */
   offer(o: OutgoingOffer, content: () => AsyncIterable<Uint8Array>): Promise<OfferOutcome>;
+  /** Releases the channel (a pooled channel stays open for the next pass). */
   close(): void;
+  /** False once the underlying link has closed (pooled channels are then replaced). */
+  isOpen?(): boolean;
+  /** A heartbeat round trip; rejects when the peer does not answer. */
+  ping?(): Promise<void>;
 }
 
 /** Opens an authenticated channel; throws CsyncError (unreachable, auth failed, cert changed). */
