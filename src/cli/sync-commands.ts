@@ -12,6 +12,7 @@ import { allRootTargets, logicalOf, targetsForUserPath, targetsOf } from '../syn
 import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
 import { runRestore } from '../sync/restore.ts';
+import { Progress } from './progress.ts';
 import { connectPeer } from '../daemon/peers.ts';
 import { loadTlsMaterial } from '../daemon/server.ts';
 import type { Runtime } from '../daemon/runtime.ts';
@@ -55,7 +56,9 @@ function renderCheck(io: Io, cmd: Command, report: CheckReport): number {
 export async function commandUpdate(rt: Runtime, cmd: Command, io: Io): Promise<number> {
   const paths = cmd.args.length > 0 ? targetsFor(rt, cmd).map((t) => logicalOf(t) as string) : undefined;
   const tls = loadTlsMaterial(rt);
+  const progress = io.isTty && !cmd.options.quiet && !cmd.options.json ? new Progress(io.err) : undefined;
   const reports = await runUpdate(rt.ctx, {
+    ...(progress ? { onProgress: (p: { peer: string; done: number; total: number; bytes: number }) => progress.update(p) } : {}),
     connect: (peer) => connectPeer(rt, tls, peer),
     ...(cmd.options.peers ? { peers: new Set(cmd.options.peers) } : {}),
     ...(groupFilter(cmd) ? { groups: groupFilter(cmd) as Set<string> } : {}),
@@ -63,6 +66,7 @@ export async function commandUpdate(rt: Runtime, cmd: Command, io: Io): Promise<
     dryRun: cmd.options.dryRun,
     allowMassDelete: cmd.options.allowMassDelete,
   });
+  progress?.done();
   if (cmd.options.json) io.out(`${JSON.stringify(reports.map((r) => ({ ...r, error: r.error ? { code: r.error.code, message: r.error.message } : undefined })))}\n`);
   else if (!cmd.options.quiet || updateExitStatus(reports) !== 0) for (const r of reports) io.out(peerLine(r));
   return updateExitStatus(reports);

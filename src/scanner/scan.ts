@@ -24,6 +24,8 @@ export interface ScanProblem {
 /** Result of scan(): new states to record, problems, and counters for reports. */
 export interface ScanResult {
   readonly changed: FileState[];
+  /** Why each changed entry counts as changed (for `-v`), same order as `changed`. */
+  readonly why: string[];
   readonly problems: ScanProblem[];
   /** Set when a safety rail tripped; `changed` then holds no deletions. */
   readonly halted: CsyncError | undefined;
@@ -71,6 +73,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   // Hash what is new or whose size/mtime moved; reuse the recorded hash otherwise.
   const { metas, bytesHashed } = await metasOf(opts, seen, known, problems);
   const changed: FileState[] = [];
+  const why: string[] = [];
   const seenPaths = new Set<string>();
   for (const [i, entry] of seen.entries()) {
     const meta = metas[i];
@@ -79,6 +82,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     const prev = known.get(entry.path);
     if (prev !== undefined && prev.meta.kind !== 'deleted' && sameMeta(prev.meta, meta, opts.ignore)) continue;
     changed.push(newState(opts, entry.path, meta, prev));
+    why.push(explain(prev?.meta, meta));
   }
 
   // Deletions: recorded live entries not seen (and not excluded now) become tombstones.
@@ -88,8 +92,21 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     deletions.push(newState(opts, prev.path, TOMBSTONE, prev));
   }
   const halted = checkRootSafety(opts, knownList, seen.length, deletions.length);
-  if (halted === undefined) changed.push(...deletions);
-  return { changed, problems, halted, entriesSeen: seen.length, bytesHashed };
+  if (halted === undefined) {
+    changed.push(...deletions);
+    why.push(...deletions.map(() => 'deleted'));
+  }
+  return { changed, why, problems, halted, entriesSeen: seen.length, bytesHashed };
+}
+
+/** A short reason for `-v`: new, recreated, content, kind, metadata (which fields). */
+function explain(prev: FileMeta | undefined, now: FileMeta): string {
+  if (prev === undefined) return 'new';
+  if (prev.kind === 'deleted') return 'recreated';
+  if (prev.kind !== now.kind) return `kind ${prev.kind} -> ${now.kind}`;
+  if (prev.hash !== now.hash || prev.sizeBytes !== now.sizeBytes || prev.target !== now.target) return 'content changed';
+  const fields = (['mode', 'uid', 'gid', 'mtimeNs'] as const).filter((f) => prev[f] !== now[f]);
+  return `metadata changed (${fields.join(', ')})`;
 }
 
 /** The meta of a deleted entry. */

@@ -46,6 +46,7 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
       nowMs: ctx.clock.nowMs(),
       allowMassDelete: opts.allowMassDelete,
     });
+    result.changed.forEach((c, i) => ctx.log.debug({ path: c.path, why: result.why[i], version: c.version }, 'Local change'));
     report.problems.push(...result.problems);
     report.entriesSeen += result.entriesSeen;
     report.bytesHashed += result.bytesHashed;

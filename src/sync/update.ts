@@ -73,6 +73,8 @@ export interface UpdateOptions {
   readonly allowMassDelete?: boolean;
   /** Offers in flight per peer. */
   readonly window?: number;
+  /** Called after every entry with the peer's running totals (CLI progress on a TTY). */
+  readonly onProgress?: (p: { peer: NodeName; done: number; total: number; bytes: number }) => void;
 }
 
 /** Files up to this size travel inside the offer: one round trip per file. */
@@ -162,8 +164,13 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
     // last and deepest first, so a directory is empty when its deletion arrives.
     const dirDeletes = rows.filter((r) => isDirDeletion(ctx, r)).sort((a, b) => b.path.localeCompare(a.path));
     const others = rows.filter((r) => !isDirDeletion(ctx, r));
-    await runPool(others, opts.window ?? DEFAULT_WINDOW, (r) => offerOne(ctx, channel, r, report));
-    await runPool(dirDeletes, 1, (r) => offerOne(ctx, channel, r, report));
+    let done = 0;
+    const step = async (r: DirtyRow): Promise<void> => {
+      await offerOne(ctx, channel, r, report);
+      opts.onProgress?.({ peer, done: ++done, total: rows.length, bytes: report.bytes });
+    };
+    await runPool(others, opts.window ?? DEFAULT_WINDOW, step);
+    await runPool(dirDeletes, 1, step);
   } finally {
     channel.close();
   }
@@ -234,6 +241,7 @@ async function inlineContent(ctx: SyncContext, absPath: string, state: FileState
 }
 
 function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcome: OfferOutcome, report: PeerReport): void {
+  ctx.log.debug({ peer, path: sent.path, result: outcome.result, sent: sent.version, theirs: outcome.state?.version, reason: outcome.reason }, 'Offer answered');
   switch (outcome.result) {
     case 'applied':
       report.sent++;
