@@ -1,11 +1,16 @@
 // ⚙ NodeFileSystem: the FileSystem port on a real disk via node:fs. Owns atomic writes
 // (temp file + fsync + rename + directory fsync) and errno → CsyncError mapping. No sync logic here.
-import { lstatSync, readdirSync, readlinkSync, promises as fsp } from 'node:fs';
+import {
+  closeSync, fchmodSync, fchownSync, fstatSync, fsync, futimesSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync,
+  renameSync, writeSync, promises as fsp,
+} from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { CsyncError } from '../core/errors.ts';
+
+/** Files up to this size are read with one synchronous call. */
+const SMALL_FILE_BYTES = 1024 * 1024;
 import type { FileSystem, FsMetaUpdate, FsStat, PendingWrite } from './filesystem.ts';
 
 /** Chunk size copyFile streams with. */
@@ -39,8 +44,13 @@ function errCode(err: unknown): string | undefined {
 }
 
 /** A temp name beside `target`: `.<name>.csync-<random>.tmp`, ignored by scans by convention. */
+/** Random per process, then a counter: unique without a random draw per file ('wx' catches any clash). */
+const TEMP_PREFIX = randomBytes(4).toString('hex');
+let tempCounter = 0;
+
 function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.csync-${randomBytes(6).toString('hex')}.tmp`);
+  tempCounter = (tempCounter + 1) % 0x7fffffff;
+  return join(dirname(target), `.${basename(target)}.csync-${TEMP_PREFIX}${tempCounter.toString(36)}.tmp`);
 }
 
 /** Seconds as a float for utimes; a double keeps sub-microsecond precision for current dates. */
@@ -139,6 +149,12 @@ export class NodeFileSystem implements FileSystem {
   /** Yields fresh buffers (callers may keep them) of at most `chunkBytes`; one read in flight. */
   async *readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array> {
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) throw new Error(`bug: chunkBytes must be > 0, got ${chunkBytes}`);
+    const st = this.lstat(path);
+    if (st !== undefined && st.kind === 'file' && st.sizeBytes <= SMALL_FILE_BYTES && st.sizeBytes <= chunkBytes) {
+      // Small files in one synchronous read: far cheaper than open/read/close on the thread pool.
+      yield wrapSync('read', path, () => readFileSync(path));
+      return;
+    }
     const handle = await wrap('open', path, () => fsp.open(path, 'r'));
     try {
       for (;;) {
@@ -163,14 +179,15 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
+  /** Synchronous: csync reads whole files only when they are small (inline offers). */
   async readFile(path: string): Promise<Uint8Array> {
-    return wrap('read', path, () => fsp.readFile(path));
+    return Promise.resolve(wrapSync('read', path, () => readFileSync(path)));
   }
 
   async beginWrite(target: string): Promise<PendingWrite> {
     const tempPath = tempPathFor(target);
-    const handle = await wrap('open', tempPath, () => fsp.open(tempPath, 'wx', 0o600));
-    return new NodePendingWrite(handle, tempPath, target);
+    const fd = wrapSync('open', tempPath, () => openSync(tempPath, 'wx', 0o600));
+    return Promise.resolve(new NodePendingWrite(fd, tempPath, target));
   }
 
   /** One level; the mode is applied with chmod so the umask does not change it. */
@@ -261,41 +278,51 @@ async function fsyncDirectory(path: string): Promise<void> {
 /** An open temp file; see PendingWrite. The handle is closed by commit() or abort(). */
 class NodePendingWrite implements PendingWrite {
   #state: 'open' | 'committed' | 'aborted' = 'open';
-  readonly #handle: FileHandle;
+  readonly #fd: number;
   readonly #tempPath: string;
   readonly #target: string;
 
-  constructor(handle: FileHandle, tempPath: string, target: string) {
-    this.#handle = handle;
+  constructor(fd: number, tempPath: string, target: string) {
+    this.#fd = fd;
     this.#tempPath = tempPath;
     this.#target = target;
   }
 
+  /**
+   * Writes synchronously: a chunk is at most 1 MiB and lands in the page cache, so blocking briefly
+   * costs less than a thread-pool round trip per call (the fsync in commit() is what waits for disk).
+   */
   async write(chunk: Uint8Array): Promise<void> {
     if (this.#state !== 'open') throw new Error(`bug: write after ${this.#state}`);
     let off = 0;
-    while (off < chunk.length) {
-      const { bytesWritten } = await wrap('write', this.#tempPath, () => this.#handle.write(chunk, off, chunk.length - off, null));
-      off += bytesWritten;
-    }
+    while (off < chunk.length) off += wrapSync('write', this.#tempPath, () => writeSync(this.#fd, chunk, off, chunk.length - off));
+    return Promise.resolve();
   }
 
   async commit(meta: FsMetaUpdate, opts: { syncDir?: boolean } = {}): Promise<void> {
     if (this.#state !== 'open') throw new Error(`bug: commit after ${this.#state}`);
-    const h = this.#handle;
+    const fd = this.#fd;
     const p = this.#tempPath;
     // Metadata goes on the temp file so the target appears complete in one rename.
-    const st = await wrap('fstat', p, () => h.stat());
+    const st = wrapSync('fstat', p, () => fstatSync(fd));
     const owner = ownerChange(meta, { uid: st.uid, gid: st.gid });
-    if (owner !== undefined) await chownIgnoringEperm('chown', p, () => h.chown(owner.uid, owner.gid));
-    if (meta.mode !== undefined) await wrap('chmod', p, () => h.chmod(meta.mode! & 0o7777));
+    if (owner !== undefined) {
+      try {
+        fchownSync(fd, owner.uid, owner.gid);
+      } catch (err) {
+        // EPERM: not allowed to change the owner; keeping the current owner is safe (see above).
+        if (errCode(err) !== 'EPERM') throw ioError('chown', p, err);
+      }
+    }
+    if (meta.mode !== undefined) wrapSync('chmod', p, () => fchmodSync(fd, meta.mode! & 0o7777));
     if (meta.mtimeNs !== undefined) {
       const s = nsToSeconds(meta.mtimeNs);
-      await wrap('utimes', p, () => h.utimes(s, s));
+      wrapSync('utimes', p, () => futimesSync(fd, s, s));
     }
-    await wrap('fsync', p, () => h.sync());
-    await wrap('close', p, () => h.close());
-    await wrap('rename', this.#target, () => fsp.rename(p, this.#target));
+    // The one call that waits for the disk runs on the thread pool, so many files sync at once.
+    await wrap('fsync', p, () => fsyncFd(fd));
+    wrapSync('close', p, () => closeSync(fd));
+    wrapSync('rename', this.#target, () => renameSync(p, this.#target));
     this.#state = 'committed';
     if (opts.syncDir !== false) await fsyncDirectory(dirname(this.#target));
   }
@@ -304,8 +331,23 @@ class NodePendingWrite implements PendingWrite {
   async abort(): Promise<void> {
     if (this.#state !== 'open') return;
     this.#state = 'aborted';
-    // Safe to swallow: the handle may already be closed by a commit that failed at its rename.
-    await this.#handle.close().catch(() => undefined);
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // Safe to swallow: the descriptor may already be closed by a commit that failed at its rename.
+    }
     await removeQuietly(this.#tempPath);
   }
+}
+
+function wrapSync<T>(op: string, path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw ioError(op, path, err);
+  }
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }

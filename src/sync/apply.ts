@@ -13,6 +13,12 @@ export interface ApplyTarget {
   readonly group: NodeGroup;
   readonly absRoot: string;
   readonly rel: RelPath;
+  /**
+   * Directories already checked to be real directories during this batch (a per-batch cache the
+   * receiver clears whenever it applies anything but a file, so a directory replaced by a symlink
+   * through csync is checked again).
+   */
+  readonly verifiedDirs?: Set<string>;
 }
 
 /** Ports apply needs. */
@@ -42,8 +48,10 @@ function absOf(t: ApplyTarget): string {
  * creates missing directories with `dirMode`.
  */
 export async function ensureParents(fs: FileSystem, t: ApplyTarget, dirMode = 0o755): Promise<void> {
+  const verified = t.verifiedDirs;
   for (const anc of ancestorsRel(t.rel)) {
     const abs = anc === '' ? t.absRoot : `${t.absRoot}/${anc}`;
+    if (verified?.has(abs)) continue;
     const st = fs.lstat(abs);
     if (st === undefined && anc === '') {
       throw new CsyncError('CSYNC_SYNC_HALTED_FOR_SAFETY', `root ${JSON.stringify(t.absRoot)}: missing on this node`, {
@@ -53,6 +61,7 @@ export async function ensureParents(fs: FileSystem, t: ApplyTarget, dirMode = 0o
     if (st === undefined) await fs.mkdir(abs, { mode: dirMode });
     else if (st.kind === 'symlink' && anc !== '') throw unsafeParent(abs, 'is a symlink');
     else if (st.kind !== 'dir' && !(st.kind === 'symlink' && anc === '')) throw unsafeParent(abs, 'is not a directory');
+    verified?.add(abs);
   }
 }
 
@@ -89,12 +98,14 @@ async function clearWay(fs: FileSystem, t: ApplyTarget, st: FsStat | undefined):
 /**
  * Writes a file's content from `chunks` atomically, verifying the xxh64 hash before the rename.
  * A mismatch aborts the temp file and throws CSYNC_IO ("content hash mismatch"); nothing changes.
+ * With `syncDir: false` the caller must fsync the directory before reporting success.
  */
 export async function applyFile(
   ports: ApplyPorts,
   t: ApplyTarget,
   meta: FileMeta,
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  opts: { syncDir?: boolean } = {},
 ): Promise<void> {
   const abs = absOf(t);
   await ensureParents(ports.fs, t);
@@ -116,7 +127,7 @@ export async function applyFile(
     }
     if (st?.kind === 'dir') await clearWay(ports.fs, t, st);
     else await backupIfConfigured(ports.fs, t, st);
-    await pending.commit(metaUpdate(meta, t.group.config.ignore));
+    await pending.commit(metaUpdate(meta, t.group.config.ignore), { syncDir: opts.syncDir ?? true });
   } catch (err) {
     await pending.abort();
     throw err;

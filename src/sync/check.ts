@@ -70,6 +70,7 @@ function currentStates(ctx: SyncContext, t: Target, opts: CheckOptions): FileSta
 
 /** Records states and marks them dirty for their peers, in one transaction. */
 export function recordChanges(ctx: SyncContext, states: readonly FileState[], opts: { force: boolean }): void {
+  if (states.length === 0) return;
   const nowMs = ctx.clock.nowMs();
   ctx.store.transaction(() => {
     for (const recorded of states) {

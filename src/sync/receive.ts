@@ -11,6 +11,7 @@ import type { OfferResult } from '../protocol/messages.ts';
 import { toMicros } from '../scanner/scan.ts';
 import { applyDelete, applyDir, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
 import { AsyncQueue } from './async-queue.ts';
+import { GroupCommit } from './group-commit.ts';
 import { runCheck } from './check.ts';
 import type { SyncContext } from './context.ts';
 import type { PathLocks } from './path-locks.ts';
@@ -60,6 +61,10 @@ export class OfferReceiver {
   private readonly sharedGroups: ReadonlySet<GroupName>;
   private readonly locks: PathLocks;
   private readonly hooks: ReceiverHooks;
+  private readonly commits: GroupCommit;
+  /** Parent directories verified during this link's current burst (see ApplyTarget.verifiedDirs). */
+  private readonly verifiedDirs = new Set<string>();
+  private verifiedAtMs = 0;
 
   constructor(ctx: SyncContext, peer: NodeName, sharedGroups: ReadonlySet<GroupName>, locks: PathLocks, hooks: ReceiverHooks = {}) {
     this.ctx = ctx;
@@ -67,6 +72,7 @@ export class OfferReceiver {
     this.sharedGroups = sharedGroups;
     this.locks = locks;
     this.hooks = hooks;
+    this.commits = new GroupCommit(ctx.fs, ctx.store);
   }
 
   /**
@@ -136,9 +142,12 @@ export class OfferReceiver {
 
   private async handleLocked(offer: IncomingOffer, t: Target, incoming: FileState, first: (o: OfferOutcome) => void): Promise<OfferOutcome> {
     // An unrecorded local edit must be seen before deciding, or it would be overwritten silently.
-    const rescan = await runCheck(this.ctx, [t], { recursive: false, markAll: false, force: false, allowMassDelete: false, dryRun: false });
-    if (rescan.changed.length > 0) this.hooks.dirtied?.();
-    const local = this.ctx.store.get(incoming.path);
+    let local = this.ctx.store.get(incoming.path);
+    if (!this.unchangedOnDisk(t, local)) {
+      const rescan = await runCheck(this.ctx, [t], { recursive: false, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+      if (rescan.changed.length > 0) this.hooks.dirtied?.();
+      local = this.ctx.store.get(incoming.path);
+    }
     const decision = decide(local, incoming, { ignore: t.group.config.ignore, force: offer.force });
     const fields = { peer: this.peer, path: incoming.path, decision: decision.kind, reason: decision.reason };
     switch (decision.kind) {
@@ -193,6 +202,19 @@ export class OfferReceiver {
     return { result: 'superseded', state: res.state, reason: res.rule };
   }
 
+  /**
+   * The cheap part of a re-check: true when the disk matches the record (or both are absent) by
+   * kind, size and mtime, so no scan is needed. Anything else goes through a real check.
+   */
+  private unchangedOnDisk(t: Target, local: FileState | undefined): boolean {
+    const st = this.ctx.fs.lstat(t.rel === '' ? t.absRoot : `${t.absRoot}/${t.rel}`);
+    if (st === undefined) return local === undefined || local.meta.kind === 'deleted';
+    if (local === undefined || local.meta.kind !== st.kind) return false;
+    if (st.kind === 'dir') return local.meta.mode === st.mode && local.meta.uid === st.uid && local.meta.gid === st.gid;
+    return local.meta.sizeBytes === (st.kind === 'file' ? st.sizeBytes : 0) && local.meta.mtimeNs === toMicros(st.mtimeNs)
+      && local.meta.mode === st.mode && local.meta.uid === st.uid && local.meta.gid === st.gid;
+  }
+
   private async applyChange(
     offer: IncomingOffer,
     t: Target,
@@ -202,31 +224,43 @@ export class OfferReceiver {
   ): Promise<OfferOutcome> {
     const fs = this.ctx.fs;
     const meta = incoming.meta;
+    // The cache lives at most a second: a local change to the tree is noticed soon after.
+    const now = this.ctx.clock.nowMs();
+    if (meta.kind !== 'file' || now - this.verifiedAtMs > 1000) {
+      this.verifiedDirs.clear();
+      this.verifiedAtMs = now;
+    }
+    t = { ...t, verifiedDirs: this.verifiedDirs };
     if (meta.kind === 'deleted') await applyDelete(fs, t);
     else if (meta.kind === 'dir') await applyDir(fs, t, meta);
     else if (meta.kind === 'symlink') await applySymlink(fs, t, meta);
     else if (local?.meta.kind === 'file' && local.meta.hash === meta.hash && local.meta.sizeBytes === meta.sizeBytes) {
       await applyMetaOnly(fs, t, meta);
     } else if (offer.content !== undefined) {
-      await applyFile(this.ctx, t, meta, [offer.content]);
+      await applyFile(this.ctx, t, meta, [offer.content], { syncDir: false });
+      return { result: 'applied', state: await this.record(t, incoming, { syncParent: true }) };
     } else {
       const queue = new AsyncQueue<Uint8Array>();
-      const done = applyFile(this.ctx, t, meta, queue).then(() => this.record(t, incoming));
+      const done = applyFile(this.ctx, t, meta, queue, { syncDir: false }).then(() => this.record(t, incoming, { syncParent: true }));
       const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => ({ result: 'rejected' as const, reason: reasonOf(err) }));
       this.transfers.set(offer.id, { queue, done: settled, nextOffset: 0 });
       first({ result: 'need' });
       return settled;
     }
-    return { result: 'applied', state: this.record(t, incoming) };
+    return { result: 'applied', state: await this.record(t, incoming, { syncParent: false }) };
   }
 
-  /** Records the applied state with the metadata actually on disk, so the next scan sees no change. */
-  private record(t: Target, incoming: FileState): FileState {
+  /**
+   * Records the applied state with the metadata actually on disk, so the next scan sees no change.
+   * With `syncParent`, the parent directory is fsynced (group-committed) before the state is.
+   */
+  private async record(t: Target, incoming: FileState, opts: { syncParent: boolean }): Promise<FileState> {
     const abs = t.rel === '' ? t.absRoot : `${t.absRoot}/${t.rel}`;
     const st = incoming.meta.kind === 'deleted' ? undefined : this.ctx.fs.lstat(abs);
     const meta = st === undefined ? incoming.meta : { ...incoming.meta, mode: st.mode, uid: st.uid, gid: st.gid, mtimeNs: toMicros(st.mtimeNs) };
     const state: FileState = { ...incoming, meta };
-    this.ctx.store.transaction(() => {
+    const dir = opts.syncParent ? abs.slice(0, abs.lastIndexOf('/')) || '/' : undefined;
+    await this.commits.commit(dir, () => {
       this.ctx.store.put(state);
       this.ctx.store.clearConflicts(state.path as LogicalPath);
     });

@@ -13,6 +13,8 @@ export interface Target {
   readonly root: RootId;
   readonly absRoot: string;
   readonly rel: RelPath;
+  /** See ApplyTarget.verifiedDirs (sync/apply.ts). */
+  readonly verifiedDirs?: Set<string>;
 }
 
 /** Splits a logical path into its root and RelPath, if `root` contains it. */

@@ -159,19 +159,23 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
     ctx.log.warn({ peer, code: e.code, reason: e.message }, 'Peer not updated');
     return { ...report, status: 'failed', error: e, ms: ctx.clock.nowMs() - started };
   }
+  const batch = new WriteBatch(ctx);
   try {
     // Creations and file deletions first (parents sort before children); directory deletions
     // last and deepest first, so a directory is empty when its deletion arrives.
-    const dirDeletes = rows.filter((r) => isDirDeletion(ctx, r)).sort((a, b) => b.path.localeCompare(a.path));
-    const others = rows.filter((r) => !isDirDeletion(ctx, r));
+    const dirDelete = new Set(rows.filter((r) => isDirDeletion(ctx, r)).map((r) => r.path as string));
+    const dirDeletes = rows.filter((r) => dirDelete.has(r.path)).sort((a, b) => b.path.localeCompare(a.path));
+    const others = rows.filter((r) => !dirDelete.has(r.path));
     let done = 0;
     const step = async (r: DirtyRow): Promise<void> => {
-      await offerOne(ctx, channel, r, report);
+      await offerOne(ctx, channel, r, report, batch);
       opts.onProgress?.({ peer, done: ++done, total: rows.length, bytes: report.bytes });
     };
     await runPool(others, opts.window ?? DEFAULT_WINDOW, step);
+    batch.flush();
     await runPool(dirDeletes, 1, step);
   } finally {
+    batch.flush();
     channel.close();
   }
   report.ms = ctx.clock.nowMs() - started;
@@ -193,7 +197,7 @@ async function runPool<T>(items: readonly T[], width: number, fn: (item: T) => P
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
-async function offerOne(ctx: SyncContext, ch: OfferChannel, row: DirtyRow, report: PeerReport): Promise<void> {
+async function offerOne(ctx: SyncContext, ch: OfferChannel, row: DirtyRow, report: PeerReport, batch: WriteBatch): Promise<void> {
   const state = ctx.store.get(row.path);
   if (state === undefined) {
     ctx.store.clearDirty(row.path, ch.peer, {});
@@ -210,7 +214,7 @@ async function offerOne(ctx: SyncContext, ch: OfferChannel, row: DirtyRow, repor
       ctx.fs.readChunks(place.absPath, CHUNK_BYTES),
     );
     if (outcome.result === 'superseded') await preserveLoser(ctx, place.target, state);
-    recordOutcome(ctx, ch.peer, state, outcome, report);
+    recordOutcome(ctx, ch.peer, state, outcome, report, batch);
   } catch (err) {
     fail(ctx, ch, report, state.path, err instanceof Error ? err.message : String(err));
   }
@@ -240,29 +244,55 @@ async function inlineContent(ctx: SyncContext, absPath: string, state: FileState
   return bytes;
 }
 
-function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcome: OfferOutcome, report: PeerReport): void {
+/**
+ * Store writes of one pass, committed together every BATCH_SIZE entries and at the end: one
+ * transaction (one fsync) per batch instead of one per entry. A crash before a flush only leaves
+ * rows dirty; they are offered again and answered `have`.
+ */
+class WriteBatch {
+  private jobs: (() => void)[] = [];
+  private readonly ctx: SyncContext;
+  constructor(ctx: SyncContext) {
+    this.ctx = ctx;
+  }
+  add(job: () => void): void {
+    this.jobs.push(job);
+    if (this.jobs.length >= BATCH_SIZE) this.flush();
+  }
+  flush(): void {
+    const jobs = this.jobs;
+    this.jobs = [];
+    if (jobs.length > 0) this.ctx.store.transaction(() => jobs.forEach((j) => j()));
+  }
+}
+
+const BATCH_SIZE = 512;
+
+function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcome: OfferOutcome, report: PeerReport, batch: WriteBatch): void {
   ctx.log.debug({ peer, path: sent.path, result: outcome.result, sent: sent.version, theirs: outcome.state?.version, reason: outcome.reason }, 'Offer answered');
   switch (outcome.result) {
     case 'applied':
       report.sent++;
       report.delivered.push(sent.path);
       report.bytes += sent.meta.kind === 'file' ? sent.meta.sizeBytes : 0;
-      ctx.store.transaction(() => {
+      batch.add(() => {
         // An auto-resolved conflict comes back with a version superseding both: adopt it.
-        if (outcome.state) adoptMergedVersion(ctx, sent, outcome.state);
-        ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
+        if (outcome.state && compareVersions(outcome.state.version, sent.version) !== 'equal') {
+          adoptMergedVersion(ctx, sent, outcome.state);
+          ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
+        } else ctx.store.clearDirty(sent.path, peer, sent.version);
       });
       return;
     case 'superseded':
       report.superseded.push(sent.path);
-      ctx.store.clearDirty(sent.path, peer, sent.version);
+      batch.add(() => ctx.store.clearDirty(sent.path, peer, sent.version));
       ctx.log.info({ peer, path: sent.path, local: sent.version, remote: outcome.state?.version, rule: outcome.reason }, 'Conflict resolved: peer version wins');
       return;
     case 'have':
     case 'merged':
       report.have++;
       report.delivered.push(sent.path);
-      ctx.store.transaction(() => {
+      batch.add(() => {
         if (outcome.result === 'merged' && outcome.state) adoptMergedVersion(ctx, sent, outcome.state);
         ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
       });
