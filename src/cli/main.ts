@@ -5,12 +5,9 @@ import type { Io } from './output.ts';
 import { renderError } from './output.ts';
 import { commandConfigCheck, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
 import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate } from './sync-commands.ts';
-import { runDemo } from './demo.ts';
-import { makeLogger } from '../daemon/log.ts';
+import { makeCliLogger, makeDaemonLogger } from '../daemon/log.ts';
 import { openRuntime } from '../daemon/runtime.ts';
 import type { Runtime } from '../daemon/runtime.ts';
-import { runDaemon } from '../daemon/daemon.ts';
-import { ChokidarSource } from '../watcher/chokidar-source.ts';
 
 /** The package version printed by --version. */
 export const VERSION = '0.1.0';
@@ -51,8 +48,10 @@ async function dispatch(cmd: Command, io: Io): Promise<number> {
       return 0;
     case 'keygen':
       return commandKeygen(cmd, io);
-    case 'demo':
+    case 'demo': {
+      const { runDemo } = await import('./demo.ts');
       return runDemo(cmd, io);
+    }
     default:
       return withRuntime(cmd, io);
   }
@@ -63,7 +62,8 @@ const KEYLESS = new Set(['tls-init', 'trust-list', 'trust-forget', 'list-dirty',
 async function withRuntime(cmd: Command, io: Io): Promise<number> {
   const daemon = cmd.action === 'daemon';
   const level = io.logs === false ? 'silent' : cmd.options.verbose ? 'debug' : cmd.options.quiet ? 'error' : daemon ? 'info' : 'warn';
-  const log = makeLogger({ level, pretty: io.isTty });
+  const logOpts = { level, pretty: io.isTty } as const;
+  const log = daemon ? await makeDaemonLogger(logOpts) : makeCliLogger(logOpts);
   const rt = await openRuntime({
     configPath: cmd.options.config,
     nodeName: cmd.options.node,
@@ -104,11 +104,14 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
       return commandConfigCheck(rt, cmd, io);
     case 'status':
       return commandStatus(rt, cmd, io);
-    case 'daemon':
+    case 'daemon': {
+      const { runDaemon } = await import('../daemon/daemon.ts');
+      const { ChokidarSource } = await import('../watcher/chokidar-source.ts');
       return runDaemon(rt, {
         runtimeOptions: { configPath: cmd.options.config, nodeName: cmd.options.node, stateDir: cmd.options.stateDir, checkKeys: true, log: rt.log },
         watchSource: new ChokidarSource(),
       });
+    }
     case 'restore':
       return commandRestore(rt, cmd, io);
     case 'compare':

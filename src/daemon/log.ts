@@ -1,27 +1,49 @@
-// Builds the root pino logger: JSON lines under systemd or on a pipe, one readable line on a TTY.
+// Root loggers. The daemon logs through pino (JSON under systemd or on a pipe, one readable line on a
+// TTY). Short CLI commands use a small logger with the same record shape, so a one-file hook call
+// does not pay pino's ~25 ms load time; pino is loaded only when the daemon starts.
 import { Writable } from 'node:stream';
-import pino from 'pino';
-import type { Logger } from '../core/logger.ts';
+import type { LogFn, Logger } from '../core/logger.ts';
 
 const LEVELS: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVEL_NUM = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, silent: Infinity } as const;
 
-/** Options of makeLogger(). */
+/** Options of the logger factories. */
 export interface LogOptions {
-  readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  readonly level: keyof typeof LEVEL_NUM;
   /** Readable one-line format instead of JSON. */
   readonly pretty: boolean;
   readonly stream?: NodeJS.WritableStream;
 }
 
-/** Formats one pino JSON record as `level msg key=value …` (no timestamp: the terminal has one). */
+/** Formats one JSON record as `level: msg key=value …` (no timestamp: the terminal has one). */
 export function formatLine(rec: Record<string, unknown>): string {
   const { level, msg, time: _time, pid: _pid, hostname: _host, ...fields } = rec;
   const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`);
   return `${LEVELS[level as number] ?? String(level)}: ${String(msg)}${parts.length ? ` ${parts.join(' ')}` : ''}\n`;
 }
 
-/** The root logger for the CLI and the daemon. */
-export function makeLogger(opts: LogOptions): Logger {
+/** A small synchronous logger writing pino-shaped records; for short-lived CLI commands. */
+export function makeCliLogger(opts: LogOptions, bindings: Record<string, unknown> = {}): Logger {
+  const out = opts.stream ?? process.stderr;
+  const min = LEVEL_NUM[opts.level];
+  const at = (name: keyof typeof LEVEL_NUM): LogFn => {
+    const num = LEVEL_NUM[name];
+    if (num < min) return () => undefined;
+    return (fields, msg) => {
+      const rec = { level: num, time: Date.now(), ...bindings, ...fields, msg };
+      const json = JSON.stringify(rec, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+      out.write(opts.pretty ? formatLine(JSON.parse(json) as Record<string, unknown>) : `${json}\n`);
+    };
+  };
+  return {
+    trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'),
+    child: (more) => makeCliLogger(opts, { ...bindings, ...more }),
+  };
+}
+
+/** The daemon's pino logger (loaded on demand). */
+export async function makeDaemonLogger(opts: LogOptions): Promise<Logger> {
+  const { default: pino } = await import('pino');
   const out = opts.stream ?? process.stderr;
   const base = { base: null, level: opts.level };
   if (!opts.pretty) return pino(base, pino.destination({ fd: out === process.stderr ? 2 : 1, sync: true })) as unknown as Logger;

@@ -1,5 +1,4 @@
 // ⚙ WatchSource over chokidar 5 (inotify on Linux). Never follows symlinks; ignores csync's temp files.
-import { watch } from 'chokidar';
 import type { FSWatcher } from 'chokidar';
 import { CsyncError } from '../core/errors.ts';
 import type { WatchEvent, WatchOptions, WatchSource } from './watch-source.ts';
@@ -23,6 +22,7 @@ export class ChokidarSource implements WatchSource {
   private watcher: FSWatcher | undefined;
 
   async watch(roots: readonly string[], opts: WatchOptions, onEvent: (e: WatchEvent) => void, onError: (err: unknown) => void): Promise<void> {
+    const { watch } = await import('chokidar');
     const w = watch([...roots], {
       ignoreInitial: true,
       followSymlinks: false,
