@@ -3,16 +3,17 @@
 import { CsyncError } from '../core/errors.ts';
 import { childRel, toRelPath } from '../core/paths.ts';
 import { rootEmptied } from '../core/safety.ts';
-import { sameMeta } from '../core/decide.ts';
 import { bumpVersion } from '../core/version.ts';
 import type { FileMeta, FileState, IgnoredAttr, LogicalPath, NodeName, RelPath, RootId } from '../core/types.ts';
 import { logicalPath } from '../core/types.ts';
 import type { FileSystem, FsStat } from '../fs/filesystem.ts';
+import type { ScanRow } from '../store/state-store.ts';
 import type { Hasher } from './hasher.ts';
 
 /** What the scanner needs to know of the past (a narrow view of StateStore, STYLE §10.4). */
 export interface KnownStates {
-  list(prefix?: string): FileState[];
+  scanIndex(prefix: string): Map<string, ScanRow>;
+  get(path: LogicalPath): FileState | undefined;
 }
 
 /** One per-entry problem; the scan goes on. */
@@ -64,8 +65,8 @@ const CHUNK_BYTES = 1024 * 1024;
 /** Scans one root (or a path below it) and returns the changes. Throws only on bugs. */
 export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const start = logicalPath(opts.root, opts.rel);
-  const knownList = opts.recursive ? opts.known.list(start) : opts.known.list(start).filter((s) => s.path === start);
-  const known = new Map(knownList.map((s) => [s.path as string, s]));
+  const known = opts.known.scanIndex(start);
+  if (!opts.recursive) for (const p of known.keys()) if (p !== start) known.delete(p);
   const problems: ScanProblem[] = [];
   const seen: Seen[] = [];
   walk(opts, opts.rel, seen, problems);
@@ -79,24 +80,42 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     const meta = metas[i];
     if (meta === undefined) continue;
     seenPaths.add(entry.path);
-    const prev = known.get(entry.path);
-    if (prev !== undefined && prev.meta.kind !== 'deleted' && sameMeta(prev.meta, meta, opts.ignore)) continue;
+    const row = known.get(entry.path);
+    if (row !== undefined && row.kind !== 'deleted' && rowMatches(row, meta, opts.ignore)) continue;
+    const prev = row === undefined ? undefined : opts.known.get(entry.path);
     changed.push(newState(opts, entry.path, meta, prev));
     why.push(explain(prev?.meta, meta));
   }
 
   // Deletions: recorded live entries not seen (and not excluded now) become tombstones.
   const deletions: FileState[] = [];
-  for (const prev of known.values()) {
-    if (prev.meta.kind === 'deleted' || seenPaths.has(prev.path) || opts.isExcluded(prev.path)) continue;
-    deletions.push(newState(opts, prev.path, TOMBSTONE, prev));
+  let liveBefore = 0;
+  for (const [path, row] of known) {
+    if (row.kind === 'deleted') continue;
+    if (path !== opts.root) liveBefore++;
+    if (seenPaths.has(path) || opts.isExcluded(path)) continue;
+    deletions.push(newState(opts, path as LogicalPath, TOMBSTONE, opts.known.get(path as LogicalPath)));
   }
-  const halted = checkRootSafety(opts, knownList, seen.length, deletions.length);
+  const halted = checkRootSafety(opts, liveBefore, seen.length, deletions.length);
   if (halted === undefined) {
     changed.push(...deletions);
     why.push(...deletions.map(() => 'deleted'));
   }
   return { changed, why, problems, halted, entriesSeen: seen.length, bytesHashed };
+}
+
+/**
+ * sameMeta() (core/decide.ts) on a ScanRow: the scan compares every recorded entry on every check,
+ * so it compares the narrow row directly instead of building a FileMeta (a bigint) for each.
+ */
+function rowMatches(row: ScanRow, meta: FileMeta, ignore: readonly IgnoredAttr[]): boolean {
+  if (row.kind !== meta.kind) return false;
+  if (meta.kind === 'file' && (row.hash !== meta.hash || row.sizeBytes !== meta.sizeBytes || row.mtimeNs !== String(meta.mtimeNs))) return false;
+  if (meta.kind === 'symlink' && row.target !== meta.target) return false;
+  if (meta.kind !== 'symlink' && !ignore.includes('mode') && row.mode !== meta.mode) return false;
+  if (!ignore.includes('uid') && row.uid !== meta.uid) return false;
+  if (!ignore.includes('gid') && row.gid !== meta.gid) return false;
+  return true;
 }
 
 /** A short reason for `-v`: new, recreated, content, kind, metadata (which fields). */
@@ -116,9 +135,8 @@ function newState(opts: ScanOptions, path: LogicalPath, meta: FileMeta, prev: Fi
   return { path, meta, version: bumpVersion(prev?.version ?? {}, opts.self), origin: opts.self, changedAtMs: opts.nowMs };
 }
 
-function checkRootSafety(opts: ScanOptions, knownList: FileState[], seenCount: number, deletions: number): CsyncError | undefined {
+function checkRootSafety(opts: ScanOptions, liveBefore: number, seenCount: number, deletions: number): CsyncError | undefined {
   if (opts.allowMassDelete || opts.rel !== '' || deletions === 0) return undefined;
-  const liveBefore = knownList.filter((s) => s.meta.kind !== 'deleted' && s.path !== opts.root).length;
   const liveNow = Math.max(0, seenCount - 1);
   if (!rootEmptied({ liveBefore, liveNow })) return undefined;
   return new CsyncError(
@@ -170,13 +188,13 @@ function walk(opts: ScanOptions, rel: RelPath, seen: Seen[], problems: ScanProbl
 async function metasOf(
   opts: ScanOptions,
   seen: readonly Seen[],
-  known: ReadonlyMap<string, FileState>,
+  known: ReadonlyMap<string, ScanRow>,
   problems: ScanProblem[],
 ): Promise<{ metas: (FileMeta | undefined)[]; bytesHashed: number }> {
   const out: (FileMeta | undefined)[] = new Array<FileMeta | undefined>(seen.length);
   const toHash: number[] = [];
   for (const [i, entry] of seen.entries()) {
-    const prev = known.get(entry.path)?.meta;
+    const prev = known.get(entry.path);
     try {
       out[i] = metaOf(opts, entry, prev);
     } catch (err) {
@@ -213,7 +231,7 @@ export function toMicros(mtimeNs: bigint): bigint {
   return (mtimeNs / 1000n) * 1000n;
 }
 
-function metaOf(opts: ScanOptions, entry: Seen, prev: FileMeta | undefined): FileMeta {
+function metaOf(opts: ScanOptions, entry: Seen, prev: ScanRow | undefined): FileMeta {
   const st = entry.stat;
   const mtimeNs = toMicros(st.mtimeNs);
   const base = { mode: st.mode, uid: st.uid, gid: st.gid };
@@ -221,7 +239,7 @@ function metaOf(opts: ScanOptions, entry: Seen, prev: FileMeta | undefined): Fil
   if (st.kind === 'symlink') {
     return { kind: 'symlink', sizeBytes: 0, mtimeNs, ...base, target: opts.fs.readlink(entry.abs) };
   }
-  const reuse = prev?.kind === 'file' && prev.sizeBytes === st.sizeBytes && prev.mtimeNs === mtimeNs;
+  const reuse = prev?.kind === 'file' && prev.sizeBytes === st.sizeBytes && prev.mtimeNs === String(mtimeNs);
   const meta: FileMeta = { kind: 'file', sizeBytes: st.sizeBytes, mtimeNs, ...base };
   return reuse && prev.hash !== undefined ? { ...meta, hash: prev.hash } : meta;
 }

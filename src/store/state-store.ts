@@ -1,5 +1,5 @@
 // The StateStore port: what a node remembers between runs. Row types and the interface only.
-import type { FileState, LogicalPath, NodeName, VersionVector } from '../core/types.ts';
+import type { EntryKind, FileState, LogicalPath, NodeName, VersionVector } from '../core/types.ts';
 
 /** One pending delivery: `path` has a local change that `peer` has not acknowledged yet. */
 export interface DirtyRow {
@@ -20,6 +20,21 @@ export interface ConflictRow {
   /** The peer's state at the time the conflict was detected. */
   readonly remote: FileState;
   readonly detectedAtMs: number;
+}
+
+/**
+ * The columns a scan compares, for one recorded path, without building a FileState: the scanner
+ * reads every row under a root on every check, and most are unchanged. `mtimeNs` is decimal text.
+ */
+export interface ScanRow {
+  readonly kind: EntryKind;
+  readonly sizeBytes: number;
+  readonly mtimeNs: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly target: string | undefined;
+  readonly hash: string | undefined;
 }
 
 /** A pinned peer certificate. */
@@ -47,6 +62,8 @@ export interface StateStore {
    * (so parents come before children). No prefix: every state.
    */
   list(prefix?: string): FileState[];
+  /** Same selection as list(), as ScanRows keyed by path (cheap: no versions, no bigints). */
+  scanIndex(prefix: string): Map<string, ScanRow>;
   /** Marks `path` dirty for each peer (upsert; `force` true is sticky until cleared). Clears lastError. */
   markDirty(path: LogicalPath, peers: readonly NodeName[], opts: { force: boolean; nowMs: number }): void;
   /** Dirty rows, optionally only for one peer, ordered by path. */
