@@ -41,7 +41,12 @@ interface Transfer {
   readonly queue: AsyncQueue<Uint8Array>;
   readonly done: Promise<OfferOutcome>;
   nextOffset: number;
+  /** Cancels the idle timer; re-armed on every data frame. */
+  cancelIdle: () => void;
 }
+
+/** A transfer with no data frame for this long is abandoned (its temp file removed, the path lock freed). */
+export const TRANSFER_IDLE_TIMEOUT_MS = 60_000;
 
 /** Callbacks a receiver reports to (the daemon: actions, pushes). All optional. */
 export interface ReceiverHooks {
@@ -109,6 +114,7 @@ export class OfferReceiver {
   async receiveData(data: { id: number; offset: number; last: boolean; bytes: Uint8Array }): Promise<OfferOutcome | undefined> {
     const tr = this.transfers.get(data.id);
     if (tr === undefined) return data.last ? { result: 'rejected', reason: 'no transfer with this id' } : undefined;
+    this.armIdle(data.id, tr);
     if (data.offset !== tr.nextOffset) {
       tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data at offset ${data.offset}, expected ${tr.nextOffset}`));
     } else {
@@ -122,9 +128,19 @@ export class OfferReceiver {
     return out;
   }
 
+  private armIdle(id: number, tr: Transfer): void {
+    tr.cancelIdle();
+    tr.cancelIdle = this.ctx.clock.setTimer(() => {
+      tr.queue.fail(new CsyncError('CSYNC_PROTO_TIMEOUT', `transfer ${id} from ${JSON.stringify(this.peer)}: no data for ${TRANSFER_IDLE_TIMEOUT_MS} ms`));
+    }, TRANSFER_IDLE_TIMEOUT_MS);
+  }
+
   /** Fails every open transfer (the link closed). Temp files are removed by the writers. */
   close(): void {
-    for (const tr of this.transfers.values()) tr.queue.fail(new CsyncError('CSYNC_PEER_UNREACHABLE', 'link closed during transfer'));
+    for (const tr of this.transfers.values()) {
+      tr.cancelIdle();
+      tr.queue.fail(new CsyncError('CSYNC_PEER_UNREACHABLE', 'link closed during transfer'));
+    }
     this.transfers.clear();
   }
 
@@ -243,8 +259,14 @@ export class OfferReceiver {
       const queue = new AsyncQueue<Uint8Array>();
       const done = applyFile(this.ctx, t, meta, queue, { syncDir: false }).then(() => this.record(t, incoming, { syncParent: true }));
       const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => ({ result: 'rejected' as const, reason: reasonOf(err) }));
-      this.transfers.set(offer.id, { queue, done: settled, nextOffset: 0 });
+      const tr: Transfer = { queue, done: settled, nextOffset: 0, cancelIdle: () => undefined };
+      this.armIdle(offer.id, tr);
+      this.transfers.set(offer.id, tr);
       first({ result: 'need' });
+      void settled.finally(() => {
+        tr.cancelIdle();
+        this.transfers.delete(offer.id);
+      });
       return settled;
     }
     return { result: 'applied', state: await this.record(t, incoming, { syncParent: false }) };
