@@ -80,6 +80,8 @@ interface Pending {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Inbound requests one link may have in flight at once (see dispatch()). */
+export const MAX_INBOUND_IN_FLIGHT = 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const REPLY_TYPES: Readonly<Record<RequestMessage['type'], ReplyMessage['type']>> = { offer: 'offer-reply', list: 'list-reply', ping: 'pong' };
 const AUTH_HINT = "check that the group's key file is byte-for-byte identical on every host (copy the file `csync -k` wrote)";
@@ -358,6 +360,13 @@ export class PeerLink {
 
   /** Runs the handler, chained after earlier messages with the same id. */
   private dispatch(msg: InboundRequest): void {
+    // A peer may pipeline, but not without bound: past MAX_INBOUND_IN_FLIGHT distinct requests the
+    // link is closed (a well-behaved sender keeps a window of 64).
+    if (!this.inbound.has(msg.id) && this.inbound.size >= MAX_INBOUND_IN_FLIGHT) {
+      this.log.warn({ peer: this.peerName, code: 'CSYNC_PROTO_INVALID_MESSAGE', inFlight: this.inbound.size }, 'Too many requests in flight; closing link');
+      this.shutdown(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `more than ${MAX_INBOUND_IN_FLIGHT} requests in flight`), { sayBye: false });
+      return;
+    }
     const previous = this.inbound.get(msg.id) ?? Promise.resolve();
     const current = previous.then(() => this.serve(msg));
     this.inbound.set(msg.id, current);
