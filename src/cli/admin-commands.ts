@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { CsyncError } from '../core/errors.ts';
 import { renderEffectiveConfig } from '../config/render.ts';
 import { writeNodeCertificate } from '../net/cert.ts';
+import { importCsync2 } from '../config/import-csync2.ts';
+import type { Csync2Import } from '../config/import-csync2.ts';
 import type { Command } from './args.ts';
 import type { Io } from './output.ts';
 import type { Runtime } from '../daemon/runtime.ts';
@@ -131,5 +133,28 @@ export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
     }
   }
   for (const c of conflicts) io.out(`conflict ${c.path} with ${c.peer}\n`);
+  return 0;
+}
+
+/** import-csync2 FILE: prints the converted TOML on stdout and what was not converted on stderr. */
+export function commandImportCsync2(cmd: Command, io: Io): number {
+  const file = cmd.args[0] as string;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CsyncError('CSYNC_USAGE', `csync2 config ${JSON.stringify(file)}: cannot read it`, { cause: err, hint: 'give the path of an existing csync2.cfg' });
+  }
+  let result: Csync2Import;
+  try {
+    result = importCsync2(text);
+  } catch (err) {
+    throw new CsyncError('CSYNC_CONFIG_INVALID', `csync2 config ${JSON.stringify(file)}: ${err instanceof Error ? err.message : String(err)}`, {
+      hint: 'fix that line (csync2 itself would reject it too), then run the import again',
+    });
+  }
+  io.out(result.toml);
+  for (const n of result.notes) io.err(`note: ${n}\n`);
+  io.err(`converted ${file}${result.notes.length ? ` with ${result.notes.length} note(s) above` : ''}; review it, then run \`csync config check\`\n`);
   return 0;
 }

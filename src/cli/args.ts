@@ -5,7 +5,7 @@ import { CsyncError } from '../core/errors.ts';
 export type Action =
   | 'check' | 'update' | 'check-update' | 'mark' | 'force' | 'list-dirty' | 'list-db' | 'compare' | 'remove-stale'
   | 'keygen' | 'daemon' | 'status' | 'tls-init' | 'trust-list' | 'trust-forget' | 'restore' | 'demo' | 'config-check'
-  | 'help' | 'version';
+  | 'import-csync2' | 'help' | 'version';
 
 /** Options shared by every action. */
 export interface Options {
@@ -36,7 +36,7 @@ const SHORT_ACTIONS: Readonly<Record<string, Action>> = {
   c: 'check', u: 'update', x: 'check-update', m: 'mark', f: 'force', M: 'list-dirty', L: 'list-db', T: 'compare', R: 'remove-stale',
 };
 const SUBCOMMANDS: Readonly<Record<string, Action>> = {
-  daemon: 'daemon', status: 'status', restore: 'restore', demo: 'demo', help: 'help', version: 'version',
+  daemon: 'daemon', status: 'status', restore: 'restore', demo: 'demo', help: 'help', version: 'version', 'import-csync2': 'import-csync2',
 };
 const VALUE_FLAGS = new Set(['C', 'N', 'D', 'G', 'P', 'k']);
 
@@ -44,7 +44,7 @@ const VALUE_FLAGS = new Set(['C', 'N', 'D', 'G', 'P', 'k']);
 export const USAGE = `usage: csync [options] -c|-u|-x|-m|-f [-r] [PATH…]
        csync -M | -L | -T [PATH] | -R | -k FILE | -ii
        csync daemon | status | demo [--live] | config check | tls init | trust list | trust forget PEER
-       csync restore PATH [--generation N]
+       csync restore PATH [--generation N]    csync import-csync2 /etc/csync2.cfg > csync.toml
 
   -c  check: scan, record changes, mark them dirty      -u  update: send dirty entries to peers
   -x  check, then update (cron and hook command)        -m  mark PATH dirty for every peer
@@ -176,6 +176,7 @@ function finish(d: Draft): Command {
   const args = action === 'keygen' ? [d.keyFile as string, ...d.args] : d.args;
   if ((action === 'mark' || action === 'force' || action === 'restore') && args.length === 0) throw usage(`-${action === 'restore' ? ' restore' : action[0]} needs at least one PATH`);
   if (action === 'trust-forget' && args.length !== 1) throw usage('trust forget needs exactly one PEER');
+  if (action === 'import-csync2' && args.length !== 1) throw usage('import-csync2 needs the path of a csync2.cfg');
   if (d.opts.generation !== undefined && action !== 'restore') throw usage('--generation goes with restore');
   return { action, args, options: d.opts };
 }

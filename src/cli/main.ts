@@ -3,7 +3,7 @@ import type { Command } from './args.ts';
 import { parseArgs, USAGE } from './args.ts';
 import type { Io } from './output.ts';
 import { renderError } from './output.ts';
-import { commandConfigCheck, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
+import { commandConfigCheck, commandImportCsync2, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
 import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate } from './sync-commands.ts';
 import { makeCliLogger, makeDaemonLogger } from '../daemon/log.ts';
 import { openRuntime } from '../daemon/runtime.ts';
@@ -48,6 +48,8 @@ async function dispatch(cmd: Command, io: Io): Promise<number> {
       return 0;
     case 'keygen':
       return commandKeygen(cmd, io);
+    case 'import-csync2':
+      return commandImportCsync2(cmd, io);
     case 'demo': {
       const { runDemo } = await import('./demo.ts');
       return runDemo(cmd, io);
@@ -121,6 +123,7 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
     case 'version':
     case 'keygen':
     case 'demo':
+    case 'import-csync2':
       throw new Error(`bug: ${cmd.action} dispatched with a runtime`);
     default: {
       const never: never = cmd.action;
