@@ -2,7 +2,7 @@
 // (temp file + fsync + rename + directory fsync) and errno → CsyncError mapping. No sync logic here.
 import {
   closeSync, fchmodSync, fchownSync, fstatSync, fsync, futimesSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync,
-  renameSync, writeSync, promises as fsp,
+  renameSync, write, writeSync, promises as fsp,
 } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -295,8 +295,12 @@ class NodePendingWrite implements PendingWrite {
   async write(chunk: Uint8Array): Promise<void> {
     if (this.#state !== 'open') throw new Error(`bug: write after ${this.#state}`);
     let off = 0;
+    if (chunk.length >= ASYNC_WRITE_BYTES) {
+      // Large chunks go to the thread pool so the socket keeps being read while the disk writes.
+      while (off < chunk.length) off += await wrap('write', this.#tempPath, () => writeFd(this.#fd, chunk, off));
+      return;
+    }
     while (off < chunk.length) off += wrapSync('write', this.#tempPath, () => writeSync(this.#fd, chunk, off, chunk.length - off));
-    return Promise.resolve();
   }
 
   async commit(meta: FsMetaUpdate, opts: { syncDir?: boolean } = {}): Promise<void> {
@@ -346,6 +350,13 @@ function wrapSync<T>(op: string, path: string, fn: () => T): T {
   } catch (err) {
     throw ioError(op, path, err);
   }
+}
+
+/** Chunks at least this large are written on the thread pool (see NodePendingWrite.write). */
+const ASYNC_WRITE_BYTES = 256 * 1024;
+
+function writeFd(fd: number, chunk: Uint8Array, off: number): Promise<number> {
+  return new Promise((resolve, reject) => write(fd, chunk, off, chunk.length - off, null, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 function fsyncFd(fd: number): Promise<void> {

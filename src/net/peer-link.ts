@@ -80,6 +80,8 @@ interface Pending {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Payload bytes inbound handlers may hold before the link stops reading (backpressure). */
+export const MAX_INBOUND_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Inbound requests one link may have in flight at once (see dispatch()). */
 export const MAX_INBOUND_IN_FLIGHT = 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -302,6 +304,8 @@ export class PeerLink {
         const next = await this.frames.next();
         if (next.done === true) break;
         this.route(this.decode(next.value));
+        // Backpressure: stop reading while handlers hold too many bytes; TCP then slows the peer.
+        if (this.inboundBytes > MAX_INBOUND_BUFFER_BYTES) await this.drained();
       }
       this.shutdown(undefined, { sayBye: false });
     } catch (err) {
@@ -359,6 +363,25 @@ export class PeerLink {
   }
 
   /** Runs the handler, chained after earlier messages with the same id. */
+  private inboundBytes = 0;
+  private onDrained: (() => void) | undefined;
+
+  /** Resolves once the bytes held by inbound handlers fall to half the limit (or the link closes). */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.onDrained = resolve;
+    });
+  }
+
+  private releaseInbound(bytes: number): void {
+    this.inboundBytes -= bytes;
+    if (this.onDrained && (this.inboundBytes <= MAX_INBOUND_BUFFER_BYTES / 2 || this.state !== 'ready')) {
+      const wake = this.onDrained;
+      this.onDrained = undefined;
+      wake();
+    }
+  }
+
   private dispatch(msg: InboundRequest): void {
     // A peer may pipeline, but not without bound: past MAX_INBOUND_IN_FLIGHT distinct requests the
     // link is closed (a well-behaved sender keeps a window of 64).
@@ -368,7 +391,9 @@ export class PeerLink {
       return;
     }
     const previous = this.inbound.get(msg.id) ?? Promise.resolve();
-    const current = previous.then(() => this.serve(msg));
+    const bytes = msg.type === 'data' ? msg.bytes.length : msg.type === 'offer' ? (msg.content?.length ?? 0) : 0;
+    this.inboundBytes += bytes;
+    const current = previous.then(() => this.serve(msg)).finally(() => this.releaseInbound(bytes));
     this.inbound.set(msg.id, current);
     void current.then(() => {
       if (this.inbound.get(msg.id) === current) this.inbound.delete(msg.id);

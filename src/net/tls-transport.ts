@@ -14,7 +14,7 @@ const KEYING_MATERIAL_BYTES = 32;
 /** TLS 1.3 treats an absent and an empty exporter context alike (RFC 8446 §7.5); @types/node wants one. */
 const EMPTY_CONTEXT = Buffer.alloc(0);
 /** Received frames queued before the socket is paused (receive-side backpressure). */
-const HIGH_WATER_FRAMES = 16;
+const HIGH_WATER_FRAMES = 4;
 /** How long close() waits for buffered writes to flush before destroying the socket. */
 const CLOSE_FLUSH_MS = 5_000;
 /** Server side: a peer that has not finished its TLS handshake by then is dropped. */

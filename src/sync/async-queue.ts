@@ -4,6 +4,7 @@
 export class AsyncQueue<T> implements AsyncIterable<T> {
   private readonly items: T[] = [];
   private waiter: (() => void) | undefined;
+  private spaceWaiter: { max: number; wake: () => void } | undefined;
   private ended = false;
   private error: unknown = undefined;
 
@@ -22,7 +23,24 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.wake();
   }
 
+  /** Resolves once at most `max` items are waiting (or the queue ended or failed): producer backpressure. */
+  async space(max: number): Promise<void> {
+    if (this.items.length <= max || this.ended || this.error !== undefined) return;
+    await new Promise<void>((resolve) => {
+      this.spaceWaiter = { max, wake: resolve };
+    });
+  }
+
+  private wakeProducer(): void {
+    const s = this.spaceWaiter;
+    if (s && (this.items.length <= s.max || this.error !== undefined)) {
+      this.spaceWaiter = undefined;
+      s.wake();
+    }
+  }
+
   private wake(): void {
+    this.wakeProducer();
     const w = this.waiter;
     this.waiter = undefined;
     w?.();
@@ -33,6 +51,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       if (this.error !== undefined) throw this.error;
       const item = this.items.shift();
       if (item !== undefined) {
+        this.wakeProducer();
         yield item;
         continue;
       }

@@ -122,7 +122,11 @@ export class OfferReceiver {
       if (data.bytes.length > 0) tr.queue.push(data.bytes);
       if (data.last) tr.queue.end();
     }
-    if (!data.last) return undefined;
+    // Hold this frame's handler until the writer has caught up: PeerLink then stops reading.
+    if (!data.last) {
+      await tr.queue.space(2);
+      return undefined;
+    }
     const out = await tr.done;
     this.transfers.delete(data.id);
     return out;

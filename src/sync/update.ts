@@ -79,7 +79,7 @@ export interface UpdateOptions {
 
 /** Files up to this size travel inside the offer: one round trip per file. */
 export const INLINE_MAX_BYTES = 256 * 1024;
-const CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 512 * 1024;
 const DEFAULT_WINDOW = 64;
 
 /** Delivers dirty entries to every (filtered) peer concurrently. Never throws for one peer's failure. */
