@@ -80,7 +80,7 @@ export interface UpdateOptions {
 /** Files up to this size travel inside the offer: one round trip per file. */
 export const INLINE_MAX_BYTES = 256 * 1024;
 const CHUNK_BYTES = 512 * 1024;
-const DEFAULT_WINDOW = 64;
+const DEFAULT_WINDOW = 256;
 
 /** Delivers dirty entries to every (filtered) peer concurrently. Never throws for one peer's failure. */
 export async function runUpdate(ctx: SyncContext, opts: UpdateOptions): Promise<PeerReport[]> {
@@ -163,12 +163,13 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
   try {
     // Creations and file deletions first (parents sort before children); directory deletions
     // last and deepest first, so a directory is empty when its deletion arrives.
-    const dirDelete = new Set(rows.filter((r) => isDirDeletion(ctx, r)).map((r) => r.path as string));
+    const states = statesOf(ctx, rows);
+    const dirDelete = new Set(rows.filter((r) => isDirDeletion(ctx, states.get(r.path))).map((r) => r.path as string));
     const dirDeletes = rows.filter((r) => dirDelete.has(r.path)).sort((a, b) => b.path.localeCompare(a.path));
     const others = rows.filter((r) => !dirDelete.has(r.path));
     let done = 0;
     const step = async (r: DirtyRow): Promise<void> => {
-      await offerOne(ctx, channel, r, report, batch);
+      await offerOne(ctx, channel, r, states.get(r.path), report, batch);
       opts.onProgress?.({ peer, done: ++done, total: rows.length, bytes: report.bytes });
     };
     await runPool(others, opts.window ?? DEFAULT_WINDOW, step);
@@ -182,11 +183,29 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
   return report;
 }
 
-function isDirDeletion(ctx: SyncContext, row: DirtyRow): boolean {
-  const s = ctx.store.get(row.path);
+/**
+ * The recorded state of every row, read once at the start of the pass: one range read for a large
+ * batch instead of a point read per row. A state that changes during the pass is sent next pass
+ * (clearDirty only clears the version that was delivered).
+ */
+function statesOf(ctx: SyncContext, rows: readonly DirtyRow[]): Map<string, FileState> {
+  const out = new Map<string, FileState>();
+  if (rows.length < 256) {
+    for (const r of rows) {
+      const s = ctx.store.get(r.path);
+      if (s) out.set(r.path, s);
+    }
+    return out;
+  }
+  const wanted = new Set<string>(rows.map((r) => r.path));
+  for (const s of ctx.store.list()) if (wanted.has(s.path)) out.set(s.path, s);
+  return out;
+}
+
+function isDirDeletion(ctx: SyncContext, s: FileState | undefined): boolean {
   if (s?.meta.kind !== 'deleted') return false;
   // A tombstone does not say what it was; a path with recorded children was a directory.
-  return ctx.store.list(row.path).length > 1;
+  return ctx.store.list(s.path).length > 1;
 }
 
 async function runPool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -197,8 +216,9 @@ async function runPool<T>(items: readonly T[], width: number, fn: (item: T) => P
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
-async function offerOne(ctx: SyncContext, ch: OfferChannel, row: DirtyRow, report: PeerReport, batch: WriteBatch): Promise<void> {
-  const state = ctx.store.get(row.path);
+async function offerOne(
+  ctx: SyncContext, ch: OfferChannel, row: DirtyRow, state: FileState | undefined, report: PeerReport, batch: WriteBatch,
+): Promise<void> {
   if (state === undefined) {
     ctx.store.clearDirty(row.path, ch.peer, {});
     return;
