@@ -4,8 +4,8 @@ import type { PeerReport } from '../sync/update.ts';
 
 /** Where the CLI writes; injected so tests can capture output. */
 export interface Io {
-  out(text: string): void;
-  err(text: string): void;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
   readonly isTty: boolean;
   /** False to drop log records (the demo prints its own narrative). Default true. */
   readonly logs?: boolean;
@@ -22,7 +22,7 @@ export function renderError(io: Io, err: unknown, verbose: boolean): number {
   if (err instanceof CsyncError) {
     io.err(`csync: ${err.message}\n`);
     if (err.hint) io.err(`hint: ${err.hint}\n`);
-    if (verbose && err.cause !== undefined) io.err(`cause: ${err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : String(err.cause)}\n`);
+    if (verbose && err.cause !== undefined) io.err(`cause: ${err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : JSON.stringify(err.cause)}\n`);
     return ERROR_CATALOGUE[err.code].exitStatus;
   }
   const e = err instanceof Error ? err : new Error(String(err));

@@ -20,7 +20,7 @@ export function toRelPath(raw: string): RelPath {
     });
   if (typeof raw !== 'string') throw unsafe('not a string');
   if (raw.length > MAX_REL_PATH_LENGTH) throw unsafe('too long');
-  // eslint-disable-next-line no-control-regex
+   
   if (/[\u0000-\u001f\u007f]/.test(raw)) throw unsafe('contains NUL or a control character');
   if (raw.includes('\\')) throw unsafe('contains a backslash');
   if (raw.startsWith('/')) throw unsafe('is absolute');

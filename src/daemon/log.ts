@@ -46,7 +46,7 @@ export async function makeDaemonLogger(opts: LogOptions): Promise<Logger> {
   const { default: pino } = await import('pino');
   const out = opts.stream ?? process.stderr;
   const base = { base: null, level: opts.level };
-  if (!opts.pretty) return pino(base, pino.destination({ fd: out === process.stderr ? 2 : 1, sync: true })) as unknown as Logger;
+  if (!opts.pretty) return narrow(pino(base, pino.destination({ fd: out === process.stderr ? 2 : 1, sync: true })));
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -61,5 +61,10 @@ export async function makeDaemonLogger(opts: LogOptions): Promise<Logger> {
       cb();
     },
   });
-  return pino(base, stream) as unknown as Logger;
+  return narrow(pino(base, stream));
+}
+
+/** Views a pino logger as the structural Logger port (pino's own type is not a valid async return). */
+function narrow(logger: Logger): Logger {
+  return logger;
 }

@@ -48,7 +48,7 @@ export async function generateNodeCertificate(nodeName: string, opts: { days?: n
     throw new Error(`bug: certificate validity must be a positive integer of days, got ${days}`);
   }
   const x509 = await loadX509();
-  const keys = (await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']));
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialHex(),
@@ -58,7 +58,7 @@ export async function generateNodeCertificate(nodeName: string, opts: { days?: n
     keys,
     signingAlgorithm: EC_ALGORITHM,
   });
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey);
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return {
     certPem: cert.toString('pem') + '\n',
     keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') + '\n',

@@ -48,7 +48,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
-      if (this.error !== undefined) throw this.error;
+      if (this.error !== undefined) throw this.error instanceof Error ? this.error : new Error('queue failed');
       const item = this.items.shift();
       if (item !== undefined) {
         this.wakeProducer();

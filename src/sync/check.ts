@@ -1,6 +1,6 @@
 // `csync -c`, `-m` and `-f`: scan targets, record changed states and mark them dirty for their peers.
 import type { CsyncError } from '../core/errors.ts';
-import type { FileState, GroupName, LogicalPath } from '../core/types.ts';
+import type { FileState, GroupName } from '../core/types.ts';
 import { bumpVersion, mergeVersions } from '../core/version.ts';
 import { scan } from '../scanner/scan.ts';
 import type { ScanProblem } from '../scanner/scan.ts';
@@ -89,7 +89,7 @@ export function recordChanges(ctx: SyncContext, states: readonly FileState[], op
  */
 function supersedeConflicts(ctx: SyncContext, state: FileState): FileState {
   let version = state.version;
-  for (const c of ctx.store.listConflicts(state.path as LogicalPath)) version = mergeVersions(version, c.remote.version);
+  for (const c of ctx.store.listConflicts(state.path)) version = mergeVersions(version, c.remote.version);
   version = bumpVersion(version, ctx.view.self);
   return { ...state, version, origin: ctx.view.self, changedAtMs: ctx.clock.nowMs() };
 }

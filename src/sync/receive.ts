@@ -4,7 +4,7 @@ import { CsyncError } from '../core/errors.ts';
 import { decide } from '../core/decide.ts';
 import { resolveConflict } from '../core/conflict.ts';
 import { toRelPath } from '../core/paths.ts';
-import type { FileState, GroupName, LogicalPath, NodeName, RelPath } from '../core/types.ts';
+import type { FileState, GroupName, NodeName, RelPath } from '../core/types.ts';
 import { logicalPath } from '../core/types.ts';
 import { mergeVersions } from '../core/version.ts';
 import type { OfferResult } from '../protocol/messages.ts';
@@ -288,7 +288,7 @@ export class OfferReceiver {
     const dir = opts.syncParent ? abs.slice(0, abs.lastIndexOf('/')) || '/' : undefined;
     await this.commits.commit(dir, () => {
       this.ctx.store.put(state);
-      this.ctx.store.clearConflicts(state.path as LogicalPath);
+      this.ctx.store.clearConflicts(state.path);
     });
     this.hooks.applied?.(t, state);
     return state;

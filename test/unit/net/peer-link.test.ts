@@ -57,7 +57,7 @@ async function connected(transportOpts: MemoryTransportOptions = {}): Promise<Pa
 async function readRaw(frames: AsyncIterator<Uint8Array>): Promise<Message> {
   const next = await frames.next();
   assert.equal(next.done, false, 'expected a frame');
-  return decodeMessage(next.value as Uint8Array);
+  return decodeMessage(next.value);
 }
 
 const isCode = (code: string) => (err: unknown) => err instanceof CsyncError && err.code === code;
