@@ -235,6 +235,14 @@ export class Daemon {
   async reload(): Promise<boolean> {
     try {
       await reloadRuntime(this.rt, this.opts.runtimeOptions);
+      // Roots, watch flags and check intervals may have changed: restart the watcher and timers.
+      this.aggregator?.close();
+      this.aggregator = undefined;
+      await this.opts.watchSource?.close();
+      for (const c of this.cancelTimers) c();
+      this.cancelTimers = [];
+      await this.startWatcher();
+      this.schedulePeriodicCheck();
       this.rt.ctx.log.info({}, 'Configuration reloaded');
       this.fullCheck = true;
       this.kick();
