@@ -9,6 +9,7 @@ import { runCheck } from '../sync/check.ts';
 import { allRootTargets, targetsForUserPath } from '../sync/scope.ts';
 import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
+import { sweepTempFiles } from '../sync/sweep.ts';
 import type { PeerReport } from '../sync/update.ts';
 import type { ReceiverHooks } from '../sync/receive.ts';
 import { Aggregator } from '../watcher/aggregator.ts';
@@ -75,11 +76,18 @@ export class Daemon {
       },
       peerSeen: (peer) => {
         this.opts.hooks?.peerSeen?.(peer);
-        if (this.pool?.has(peer)) return;
-        this.pool?.resetBackoff(peer);
-        this.maintainLinks();
+        // It is up: forget any backoff and stale link, reconnect, and push what it missed.
+        if (!this.pool?.isOpen(peer)) {
+          this.pool?.drop(peer);
+          this.pool?.resetBackoff(peer);
+          this.maintainLinks();
+        }
+        if (this.rt.ctx.store.listDirty(peer).length > 0) this.kick();
       },
     };
+    // A receiver killed mid-write leaves temp files; nothing of ours is writing before we listen.
+    const swept = await sweepTempFiles(this.rt.ctx.fs, [...this.rt.view.groups.values()].flatMap((g) => [...g.roots.values()]));
+    if (swept.length > 0) log.info({ count: swept.length }, 'Removed temp files of an interrupted transfer');
     this.server = await startServer(this.rt, tls, { ...(this.opts.host ? { host: this.opts.host } : {}), hooks });
     await this.startWatcher();
     this.schedulePeriodicCheck();

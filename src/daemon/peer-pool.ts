@@ -82,6 +82,11 @@ export class PeerPool {
     s.failures = 0;
   }
 
+  /** True when the pooled channel to `peer` has finished connecting and is still open. */
+  isOpen(peer: NodeName): boolean {
+    return this.state(peer).connected && this.channels.has(peer);
+  }
+
   /** True when a channel to `peer` is open or being opened. */
   has(peer: NodeName): boolean {
     return this.channels.has(peer);

@@ -1,7 +1,7 @@
 // ⚙ NodeFileSystem: the FileSystem port on a real disk via node:fs. Owns atomic writes
 // (temp file + fsync + rename + directory fsync) and errno → CsyncError mapping. No sync logic here.
 import {
-  closeSync, fchmodSync, fchownSync, fstatSync, fsync, futimesSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync,
+  closeSync, fchmodSync, fchownSync, fstatSync, fsync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync,
   renameSync, write, writeSync, promises as fsp,
 } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
@@ -190,15 +190,34 @@ export class NodeFileSystem implements FileSystem {
     return Promise.resolve(new NodePendingWrite(fd, tempPath, target));
   }
 
-  /** One level; the mode is applied with chmod so the umask does not change it. */
+  readonly #mkdirs = new Map<string, Promise<void>>();
+
+  /**
+   * One level. The directory is made under a temp name, gets its mode (by chmod, so the umask does
+   * not change it), owner and times, and is then renamed into place: a crash never leaves a
+   * directory with the wrong mode under the real name. Concurrent calls for one path share one mkdir.
+   */
   async mkdir(path: string, meta: FsMetaUpdate): Promise<void> {
+    const pending = this.#mkdirs.get(path);
+    if (pending) return pending;
+    const p = this.#mkdirOnce(path, meta).finally(() => this.#mkdirs.delete(path));
+    this.#mkdirs.set(path, p);
+    return p;
+  }
+
+  async #mkdirOnce(path: string, meta: FsMetaUpdate): Promise<void> {
+    if (this.lstat(path)?.kind === 'dir') return;
+    const temp = tempPathFor(path);
+    wrapSync('mkdir', path, () => mkdirSync(temp, { mode: 0o700 }));
     try {
-      await fsp.mkdir(path, { mode: 0o700 });
+      await this.setMeta(temp, { mode: 0o755, ...meta });
+      wrapSync('mkdir', path, () => renameSync(temp, path));
     } catch (err) {
-      if (errCode(err) === 'EEXIST' && this.lstat(path)?.kind === 'dir') return;
-      throw ioError('mkdir', path, err);
+      // Someone made it meanwhile (or the rename failed): drop ours, accept an existing directory.
+      await fsp.rmdir(temp).catch(() => undefined);
+      if (this.lstat(path)?.kind === 'dir') return;
+      throw err instanceof CsyncError ? err : ioError('mkdir', path, err);
     }
-    await this.setMeta(path, { mode: 0o755, ...meta });
   }
 
   async symlink(target: string, path: string, meta: FsMetaUpdate): Promise<void> {
