@@ -55,7 +55,10 @@ function tempPathFor(target: string): string {
 
 /** Seconds as a float for utimes; a double keeps sub-microsecond precision for current dates. */
 function nsToSeconds(ns: bigint): number {
-  return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+  // A double holds today's epoch seconds to ~0.24 µs, and the kernel truncates: aim at the middle of
+  // the intended microsecond so the microsecond read back is exactly the one that was meant.
+  const micros = ns / 1000n;
+  return Number(micros / 1_000_000n) + (Number(micros % 1_000_000n) + 0.5) / 1e6;
 }
 
 function toFsStat(st: BigIntStats): FsStat {

@@ -132,13 +132,13 @@ export class DaemonCluster {
     for (const w of [...this.waiters]) w();
   }
 
-  /** Starts (or restarts) node `n`'s daemon. */
-  async startNode(n: string): Promise<void> {
+  /** Starts (or restarts) node `n`'s daemon, optionally with another config file. */
+  async startNode(n: string, configPath = this.cfg): Promise<void> {
     const node: Node = this.nodes.get(n) ?? { rt: undefined, daemon: undefined, cycles: 0, applied: 0 };
     this.nodes.set(n, node);
-    node.rt = await openRuntime({ configPath: this.cfg, nodeName: n, checkKeys: true, log: silentLogger });
+    node.rt = await openRuntime({ configPath, nodeName: n, checkKeys: true, log: silentLogger });
     node.daemon = new Daemon(node.rt, {
-      runtimeOptions: { configPath: this.cfg, nodeName: n, checkKeys: true, log: silentLogger },
+      runtimeOptions: { configPath, nodeName: n, checkKeys: true, log: silentLogger },
       watchSource: this.opts.watch ? new ChokidarSource() : undefined,
       host: '127.0.0.1',
       quietMs: 20,
