@@ -191,6 +191,27 @@ export class MemoryFileSystem implements FileSystem {
     this.#dirAt('fsyncDir', path);
   }
 
+  /** Test helper: a file's content, synchronously (a copy). */
+  readFileSync(path: string): Uint8Array {
+    return this.#fileAt('read', path).content.slice();
+  }
+
+  /** Test helper: removes a file, symlink or (recursively) a directory, synchronously, like `rm -rf`. */
+  removeSync(path: string): void {
+    const { dir, name } = this.#parentOf('unlink', path);
+    dir.children.delete(name);
+    dir.mtimeNs = this.#nowNs();
+  }
+
+  /** Test helper: sets metadata synchronously. */
+  setMetaSync(path: string, meta: FsMetaUpdate): void {
+    const node = this.#lookup('chmod', path, { missingOk: false }) as Node;
+    if (meta.mode !== undefined) node.mode = meta.mode & 0o7777;
+    if (meta.uid !== undefined) node.uid = meta.uid;
+    if (meta.gid !== undefined) node.gid = meta.gid;
+    if (meta.mtimeNs !== undefined) node.mtimeNs = meta.mtimeNs;
+  }
+
   /** Test helper: creates or replaces a file (parents must exist; see mkdirpSync). */
   writeFileSync(path: string, content: string | Uint8Array, meta: FsMetaUpdate = {}): void {
     const { dir, name } = this.#parentOf('writeFile', path);
