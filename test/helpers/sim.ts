@@ -198,12 +198,17 @@ export class SimCluster {
     return this.node(name).rt.store.listDirty().length;
   }
 
-  /** Heals, then checks and updates every node in order until nothing is dirty (at most `rounds`). */
-  async quiesce(rounds = 12): Promise<number> {
+  /**
+   * Heals, then checks and updates every node in order until nothing is dirty (at most `rounds`).
+   * With `heldConflicts`, rows held back as conflicts (auto = none) may stay dirty.
+   */
+  async quiesce(rounds = 12, opts: { heldConflicts?: boolean } = {}): Promise<number> {
     this.heal();
+    const settled = (n: string): boolean =>
+      this.node(n).rt.store.listDirty().every((d) => opts.heldConflicts === true && (d.lastError ?? '').startsWith('conflict'));
     for (let round = 1; round <= rounds; round++) {
       for (const n of this.nodes.keys()) await this.check(n);
-      if ([...this.nodes.keys()].every((n) => this.dirty(n) === 0)) return round;
+      if ([...this.nodes.keys()].every(settled)) return round;
       for (const n of this.nodes.keys()) await this.update(n);
     }
     throw new Error(`no quiescence after ${rounds} rounds: ${[...this.nodes.keys()].map((n) => `${n}=${this.dirty(n)} dirty`).join(', ')}`);
