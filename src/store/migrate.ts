@@ -13,7 +13,10 @@ export interface Migration {
 }
 
 /** Every migration this binary knows, oldest first. Append only; never edit an applied one. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, file: '001-initial.sql' }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, file: '001-initial.sql' },
+  { version: 2, file: '002-actions.sql' },
+];
 
 /** The schema version this binary writes: the last migration's version. */
 export const SCHEMA_VERSION: number = MIGRATIONS.length;

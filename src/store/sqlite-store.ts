@@ -5,7 +5,7 @@ import { CsyncError } from '../core/errors.ts';
 import type { EntryKind, FileMeta, FileState, LogicalPath, NodeName, VersionVector } from '../core/types.ts';
 import { formatVersion, parseVersion } from '../core/version.ts';
 import { assertSchemaNotNewer, migrate, readSchemaVersion, SCHEMA_VERSION } from './migrate.ts';
-import type { ConflictRow, DirtyRow, PinRow, ScanRow, StateStore } from './state-store.ts';
+import type { ConflictRow, DirtyRow, PendingActionRow, PinRow, ScanRow, StateStore } from './state-store.ts';
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -50,6 +50,13 @@ interface DirtySqlRow {
   force: number;
   last_error: string | null;
   marked_at_ms: number;
+}
+interface PendingActionSqlRow {
+  id: number;
+  group_name: string;
+  action_index: number;
+  paths: string;
+  created_at_ms: number;
 }
 interface PinSqlRow {
   peer: string;
@@ -139,6 +146,15 @@ function pinFromRow(row: PinSqlRow): PinRow {
   return { peer: row.peer, fingerprint: row.fingerprint, pinnedAtMs: row.pinned_at_ms };
 }
 
+/** Maps a pending_actions row. Throws Error('bug: …') unless paths holds a JSON array of strings. */
+function pendingActionFromRow(row: PendingActionSqlRow): PendingActionRow {
+  const paths: unknown = JSON.parse(row.paths);
+  if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string')) {
+    throw new Error(`bug: pending action ${row.id} has paths that are not a string array`);
+  }
+  return { id: row.id, groupName: row.group_name, actionIndex: row.action_index, paths, createdAtMs: row.created_at_ms };
+}
+
 /** Every statement, prepared once per connection. State reads use safeIntegers (mtime_ns > 2^53). */
 function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
@@ -174,6 +190,10 @@ function prepareStatements(db: Database.Database) {
     setPin: p('INSERT OR REPLACE INTO pins (peer, fingerprint, pinned_at_ms) VALUES (@peer, @fingerprint, @pinnedAtMs)'),
     listPins: p('SELECT peer, fingerprint, pinned_at_ms FROM pins ORDER BY peer'),
     forgetPin: p('DELETE FROM pins WHERE peer = ?'),
+    addPendingAction: p(`INSERT INTO pending_actions (group_name, action_index, paths, created_at_ms)
+      VALUES (@groupName, @actionIndex, @paths, @createdAtMs)`),
+    listPendingActions: p('SELECT id, group_name, action_index, paths, created_at_ms FROM pending_actions ORDER BY id'),
+    removePendingAction: p('DELETE FROM pending_actions WHERE id = ?'),
   };
 }
 
@@ -355,6 +375,24 @@ export class SqliteStateStore implements StateStore {
 
   forgetPin(peer: NodeName): boolean {
     return this.#guard(() => `forget pin ${JSON.stringify(peer)}`, () => this.#stmt.forgetPin.run(peer).changes > 0);
+  }
+
+  /** See StateStore.addPendingAction. */
+  addPendingAction(row: Omit<PendingActionRow, 'id'>): number {
+    return this.#guard(() => `add pending action for group ${JSON.stringify(row.groupName)}`, () => {
+      const params = { groupName: row.groupName, actionIndex: row.actionIndex, paths: JSON.stringify(row.paths), createdAtMs: row.createdAtMs };
+      return Number(this.#stmt.addPendingAction.run(params).lastInsertRowid);
+    });
+  }
+
+  listPendingActions(): PendingActionRow[] {
+    return this.#guard(() => 'list pending actions', () =>
+      (this.#stmt.listPendingActions.all() as PendingActionSqlRow[]).map(pendingActionFromRow),
+    );
+  }
+
+  removePendingAction(id: number): void {
+    this.#guard(() => `remove pending action ${id}`, () => this.#stmt.removePendingAction.run(id));
   }
 
   /**

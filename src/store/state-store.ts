@@ -46,6 +46,22 @@ export interface PinRow {
 }
 
 /**
+ * One persisted action run (SPEC §6.3): inserted before the command starts, removed after it
+ * ended, so an action interrupted by a crash runs again at the next start.
+ */
+export interface PendingActionRow {
+  /** Assigned by the store; ascending ids are insertion order. */
+  readonly id: number;
+  readonly groupName: string;
+  /** Index into the group's `actions` list in the config that selected it. */
+  readonly actionIndex: number;
+  /** The matching local absolute paths, de-duplicated and sorted (at least one). */
+  readonly paths: readonly string[];
+  /** When the batch was enqueued, ms since the epoch. */
+  readonly createdAtMs: number;
+}
+
+/**
  * Persistent node state. Implementations must make every method atomic and safe to use from
  * several processes at once (the daemon and CLI commands share one database).
  * Methods throw CsyncError('CSYNC_STORE_FAILED') on I/O failure.
@@ -86,6 +102,15 @@ export interface StateStore {
   listPins(): PinRow[];
   /** Returns true if a pin was removed. */
   forgetPin(peer: NodeName): boolean;
+  /**
+   * Persists a pending action run and returns its id: greater than every id stored now, so
+   * ascending ids are insertion order (ids of removed rows may be reused).
+   */
+  addPendingAction(row: Omit<PendingActionRow, 'id'>): number;
+  /** Every pending action run, oldest (lowest id) first. */
+  listPendingActions(): PendingActionRow[];
+  /** Forgets the pending action run `id` (no-op when it is already gone). */
+  removePendingAction(id: number): void;
   /** Runs `fn` in one transaction (nested calls join the outer one). */
   transaction<T>(fn: () => T): T;
   /** Closes the database. The store is unusable afterwards. */

@@ -163,9 +163,16 @@ export async function applySymlink(fs: FileSystem, t: ApplyTarget, meta: FileMet
   await fs.symlink(meta.target ?? '', abs, metaUpdate(meta, t.group.config.ignore));
 }
 
-/** Deletes the entry (backing up files and symlinks); refuses a non-empty directory. */
+/**
+ * Deletes the entry (backing up files and symlinks); refuses a non-empty directory. A missing parent
+ * means there is nothing to delete: no directory is created for a deletion.
+ */
 export async function applyDelete(fs: FileSystem, t: ApplyTarget): Promise<void> {
   const abs = absOf(t);
-  await ensureParents(fs, t);
+  for (const anc of ancestorsRel(t.rel)) {
+    const st = fs.lstat(anc === '' ? t.absRoot : `${t.absRoot}/${anc}`);
+    if (st === undefined) return;
+    if (anc !== '' && st.kind !== 'dir') throw unsafeParent(`${t.absRoot}/${anc}`, st.kind === 'symlink' ? 'is a symlink' : 'is not a directory');
+  }
   await clearWay(fs, t, fs.lstat(abs));
 }

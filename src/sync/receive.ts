@@ -6,7 +6,7 @@ import { resolveConflict } from '../core/conflict.ts';
 import { toRelPath } from '../core/paths.ts';
 import type { FileState, GroupName, NodeName, RelPath } from '../core/types.ts';
 import { logicalPath } from '../core/types.ts';
-import { mergeVersions } from '../core/version.ts';
+import { compareVersions, mergeVersions } from '../core/version.ts';
 import type { OfferResult } from '../protocol/messages.ts';
 import { toMicros } from '../scanner/scan.ts';
 import { applyDelete, applyDir, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
@@ -176,7 +176,10 @@ export class OfferReceiver {
         return { result: 'have', ...(local ? { state: local } : {}) };
       case 'merge': {
         const merged = { ...(local as FileState), version: mergeVersions((local as FileState).version, incoming.version) };
-        this.ctx.store.put(merged);
+        this.ctx.store.transaction(() => {
+          this.ctx.store.put(merged);
+          settleConflicts(this.ctx, merged);
+        });
         this.ctx.log.debug(fields, 'Merged identical concurrent versions');
         return { result: 'merged', state: merged };
       }
@@ -292,6 +295,17 @@ export class OfferReceiver {
     });
     this.hooks.applied?.(t, state);
     return state;
+  }
+}
+
+/**
+ * Drops conflict rows of `state.path` whose remote version `state` now dominates or equals: the
+ * conflict is over once this node holds a version that supersedes the peer's.
+ */
+export function settleConflicts(ctx: SyncContext, state: FileState): void {
+  for (const c of ctx.store.listConflicts(state.path)) {
+    const order = compareVersions(state.version, c.remote.version);
+    if (order === 'newer' || order === 'equal') ctx.store.clearConflicts(state.path, c.peer);
   }
 }
 

@@ -89,26 +89,7 @@ export async function runUpdate(ctx: SyncContext, opts: UpdateOptions): Promise<
     if (opts.groups && !opts.groups.has(g.config.name)) continue;
     for (const p of g.peers) if (!opts.peers || opts.peers.has(p)) peers.add(p);
   }
-  const reports = await Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts)));
-  if (!opts.dryRun) collectTombstones(ctx, reports);
-  return reports;
-}
-
-/**
- * A tombstone this node originated can go once every peer has acknowledged it (no dirty row is
- * left): any later change anywhere then descends from the deletion. Tombstones received from
- * others are kept (a receiver cannot know that every other peer has them).
- */
-function collectTombstones(ctx: SyncContext, reports: readonly PeerReport[]): void {
-  const candidates = new Set(reports.flatMap((r) => r.delivered));
-  if (candidates.size === 0) return;
-  const stillDirty = new Set(ctx.store.listDirty().map((d) => d.path as string));
-  ctx.store.transaction(() => {
-    for (const path of candidates) {
-      const s = ctx.store.get(path);
-      if (s?.meta.kind === 'deleted' && s.origin === ctx.view.self && !stillDirty.has(path)) ctx.store.remove(path);
-    }
-  });
+  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts)));
 }
 
 /**
@@ -301,6 +282,8 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
           adoptMergedVersion(ctx, sent, outcome.state);
           ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
         } else ctx.store.clearDirty(sent.path, peer, sent.version);
+        // The peer now holds our version: any conflict recorded with it on this path is over.
+        ctx.store.clearConflicts(sent.path, peer);
       });
       return;
     case 'superseded':
@@ -315,6 +298,7 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
       batch.add(() => {
         if (outcome.result === 'merged' && outcome.state) adoptMergedVersion(ctx, sent, outcome.state);
         ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
+        ctx.store.clearConflicts(sent.path, peer);
       });
       return;
     case 'conflict':

@@ -174,11 +174,28 @@ export class SimCluster {
     await runCheck(n.rt.ctx, targetsForUserPath(n.rt.view, `${ROOT}/${rel}`), { recursive: false, markAll: true, force: true, allowMassDelete: true, dryRun: false });
   }
 
-  /** `csync -u` on a node, optionally only to some peers; links cut by partition() fail. */
-  async update(name: string, peers?: readonly string[]): Promise<PeerReport[]> {
+  /**
+   * `csync -u` on a node, optionally only to some peers; links cut by partition() fail. With
+   * `loseRepliesAfter: k`, every offer after the k-th on a link is delivered but its reply is lost
+   * (the sender sees an error, keeps the row dirty and will offer it again: a duplicate).
+   */
+  async update(name: string, peers?: readonly string[], opts: { loseRepliesAfter?: number } = {}): Promise<PeerReport[]> {
     const n = this.node(name);
     return runUpdate(n.rt.ctx, {
-      connect: (peer) => this.connect(name, peer),
+      connect: async (peer) => {
+        const ch = await this.connect(name, peer);
+        const limit = opts.loseRepliesAfter;
+        if (limit === undefined) return ch;
+        let sent = 0;
+        return {
+          ...ch,
+          offer: async (o, content) => {
+            const out = await ch.offer(o, content);
+            if (++sent > limit) throw new CsyncError('CSYNC_PEER_UNREACHABLE', 'reply lost (simulated)');
+            return out;
+          },
+        };
+      },
       ...(peers ? { peers: new Set(peers) } : {}),
       dryRun: false,
       allowMassDelete: true,
@@ -204,8 +221,10 @@ export class SimCluster {
    */
   async quiesce(rounds = 12, opts: { heldConflicts?: boolean } = {}): Promise<number> {
     this.heal();
-    const settled = (n: string): boolean =>
-      this.node(n).rt.store.listDirty().every((d) => opts.heldConflicts === true && (d.lastError ?? '').startsWith('conflict'));
+    // Held back by a conflict: the conflicting row itself, or the deletion of a directory that
+    // still holds a conflicting child (csync never deletes what no node deleted).
+    const held = (e: string): boolean => e.startsWith('conflict') || e.includes('non-empty directory');
+    const settled = (n: string): boolean => this.node(n).rt.store.listDirty().every((d) => opts.heldConflicts === true && held(d.lastError ?? ''));
     for (let round = 1; round <= rounds; round++) {
       for (const n of this.nodes.keys()) await this.check(n);
       if ([...this.nodes.keys()].every(settled)) return round;

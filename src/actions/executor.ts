@@ -1,0 +1,192 @@
+// ActionExecutor: the persisted action queue (SPEC §6.3). Persists each selected action before it
+// runs, runs them one at a time in order through a CommandRunner, logs how each ended, and
+// forgets a row only once its command finished. Talks to ports only; owns no process or SQL.
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { NodeGroup } from '../config/types.ts';
+import { buildActionCommand, selectActions, type ActionChange, type ActionOrigin } from './select.ts';
+import { actionSucceeded, type ActionResult, type CommandRunner } from './runner.ts';
+
+/**
+ * One persisted action run, as the executor needs it. Structurally the same as the store's
+ * PendingActionRow (actions/ sits beside store/ and may not import it; STYLE §2).
+ */
+export interface PendingAction {
+  readonly id: number;
+  readonly groupName: string;
+  readonly actionIndex: number;
+  readonly paths: readonly string[];
+  readonly createdAtMs: number;
+}
+
+/** The part of the StateStore the executor uses (a StateStore satisfies it). */
+export interface PendingActionQueue {
+  addPendingAction(row: Omit<PendingAction, 'id'>): number;
+  listPendingActions(): PendingAction[];
+  removePendingAction(id: number): void;
+}
+
+/** Options of ActionExecutor. */
+export interface ActionExecutorOptions {
+  /** Where pending runs are persisted; usually the node's StateStore. */
+  readonly store: PendingActionQueue;
+  readonly runner: CommandRunner;
+  /** This node's groups, read at run time so a reloaded config applies (SIGHUP). */
+  readonly groups: () => ReadonlyMap<string, NodeGroup>;
+  /** This node's name (CSYNC_NODE). */
+  readonly self: string;
+  readonly log: Logger;
+  /** Stamps createdAtMs on persisted rows. */
+  readonly clock: Clock;
+}
+
+/**
+ * Runs a group's actions after batches of changes. enqueue() persists first and returns at once;
+ * commands then run one at a time, in enqueue order, never overlapping. A row is removed after its
+ * command ended, whatever its exit status (a failure is logged with CSYNC_ACTION_FAILED, never
+ * retried); a crash before that leaves the row for replayPending() at the next start.
+ * Single-owner: only one executor per state database may replay (the daemon's).
+ */
+export class ActionExecutor {
+  readonly #opts: ActionExecutorOptions;
+  readonly #queue: PendingAction[] = [];
+  /** Ids queued or running, so replayPending() never queues a row twice. */
+  readonly #known = new Set<number>();
+  #draining = false;
+  #closed = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(opts: ActionExecutorOptions) {
+    this.#opts = opts;
+  }
+
+  /**
+   * Selects the actions `changes` of group `groupName` trigger (see selectActions), persists one
+   * row per action, and queues them. An unknown group or a batch that triggers nothing does
+   * nothing. Throws CSYNC_STORE_FAILED when a row cannot be persisted (nothing of it is queued
+   * then); ignored after close().
+   */
+  enqueue(groupName: string, changes: readonly ActionChange[], origin: ActionOrigin): void {
+    if (this.#closed) return;
+    const group = this.#opts.groups().get(groupName);
+    if (group === undefined) return;
+    const nowMs = this.#opts.clock.nowMs();
+    for (const selected of selectActions(group.config, changes, origin)) {
+      const row = { groupName, actionIndex: selected.actionIndex, paths: selected.abs, createdAtMs: nowMs };
+      const id = this.#opts.store.addPendingAction(row);
+      this.#push({ id, ...row });
+    }
+    this.#kick();
+  }
+
+  /**
+   * Queues every persisted row not already queued or running (rows left by a crash), oldest
+   * first. Call it once at daemon start, after the config is loaded. Throws CSYNC_STORE_FAILED
+   * when the rows cannot be read.
+   */
+  replayPending(): void {
+    if (this.#closed) return;
+    const rows = this.#opts.store.listPendingActions().filter((row) => !this.#known.has(row.id));
+    if (rows.length > 0) this.#opts.log.info({ count: rows.length }, 'Replaying pending actions');
+    for (const row of rows) this.#push(row);
+    this.#kick();
+  }
+
+  /** Resolves once nothing is queued or running (at once when idle). Never rejects. */
+  idle(): Promise<void> {
+    if (!this.#draining) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops starting commands: a running one finishes (await idle()), queued rows stay persisted
+   * for replayPending() at the next start, and later enqueue()/replayPending() calls are ignored.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const row of this.#queue) this.#known.delete(row.id);
+    this.#queue.length = 0;
+  }
+
+  #push(row: PendingAction): void {
+    this.#known.add(row.id);
+    this.#queue.push(row);
+  }
+
+  #kick(): void {
+    if (this.#draining || this.#queue.length === 0) return;
+    this.#draining = true;
+    void this.#drain();
+  }
+
+  /** Runs queued rows until none is left; the only place commands start. Never rejects. */
+  async #drain(): Promise<void> {
+    try {
+      for (let row = this.#queue.shift(); row !== undefined; row = this.#queue.shift()) {
+        await this.#runOne(row);
+      }
+    } finally {
+      this.#draining = false;
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  /** Runs one row's command (if its action still exists), logs the outcome, then removes the row. */
+  async #runOne(row: PendingAction): Promise<void> {
+    const log = this.#opts.log;
+    const action = this.#opts.groups().get(row.groupName)?.config.actions[row.actionIndex];
+    if (action === undefined) {
+      log.warn({ group: row.groupName, actionIndex: row.actionIndex, files: row.paths.length }, 'Pending action no longer configured, dropped');
+    } else {
+      const command = buildActionCommand({ action, abs: [...row.paths] }, { groupName: row.groupName, self: this.#opts.self });
+      const result = await this.#runGuarded(command);
+      this.#logResult(row, action.exec, result);
+    }
+    this.#forget(row.id);
+  }
+
+  /** runner.run(), with a rejecting runner (a bug) turned into a failed result so the queue goes on. */
+  async #runGuarded(command: Parameters<CommandRunner['run']>[0]): Promise<ActionResult> {
+    try {
+      return await this.#opts.runner.run(command);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return { exitCode: null, signal: null, durationMs: 0, timedOut: false, stderrTail: '', error: `runner failed: ${why}` };
+    }
+  }
+
+  #logResult(row: PendingAction, exec: string, result: ActionResult): void {
+    const fields = {
+      group: row.groupName,
+      action: exec,
+      files: row.paths.length,
+      exitCode: result.exitCode,
+      durationMs: Math.round(result.durationMs),
+    };
+    if (actionSucceeded(result)) {
+      this.#opts.log.info(fields, 'Action finished');
+      return;
+    }
+    const failure = {
+      ...fields,
+      code: 'CSYNC_ACTION_FAILED',
+      signal: result.signal,
+      timedOut: result.timedOut,
+      ...(result.error === undefined ? {} : { error: result.error }),
+      ...(result.stderrTail === '' ? {} : { stderr: result.stderrTail }),
+    };
+    this.#opts.log.warn(failure, result.timedOut ? 'Action timed out and was killed' : 'Action failed');
+  }
+
+  /** Removes a finished row; a store failure is logged (the row then runs again at the next start). */
+  #forget(id: number): void {
+    this.#known.delete(id);
+    try {
+      this.#opts.store.removePendingAction(id);
+    } catch (err) {
+      this.#opts.log.error({ code: 'CSYNC_STORE_FAILED', id, err }, 'Cannot remove finished pending action');
+    }
+  }
+}
