@@ -225,9 +225,15 @@ export class SimCluster {
     // still holds a conflicting child (csync never deletes what no node deleted).
     const held = (e: string): boolean => e.startsWith('conflict') || e.includes('non-empty directory');
     const settled = (n: string): boolean => this.node(n).rt.store.listDirty().every((d) => opts.heldConflicts === true && held(d.lastError ?? ''));
+    // With held conflicts, settle once more after an update round: held rows are offered again on
+    // every pass, so both sides of each conflict have seen the other's latest version.
+    let refreshed = false;
     for (let round = 1; round <= rounds; round++) {
       for (const n of this.nodes.keys()) await this.check(n);
-      if ([...this.nodes.keys()].every(settled)) return round;
+      if ([...this.nodes.keys()].every(settled)) {
+        if (opts.heldConflicts !== true || refreshed) return round;
+        refreshed = true;
+      } else refreshed = false;
       for (const n of this.nodes.keys()) await this.update(n);
     }
     throw new Error(`no quiescence after ${rounds} rounds: ${[...this.nodes.keys()].map((n) => `${n}=${this.dirty(n)} dirty`).join(', ')}`);
