@@ -21,6 +21,8 @@ export interface ChildProcessRunnerOptions {
   readonly shell?: string;
   /** The environment the command's env is added to (default process.env). */
   readonly baseEnv?: NodeJS.ProcessEnv;
+  /** The commands' working directory (default: this process's). */
+  readonly cwd?: string;
 }
 
 /** Opens `logfile` for appending (creating its parent dirs), or says why it could not. */
@@ -70,10 +72,12 @@ function killGroup(pid: number | undefined): void {
 export class ChildProcessRunner implements CommandRunner {
   readonly #shell: string;
   readonly #baseEnv: NodeJS.ProcessEnv;
+  readonly #cwd: string | undefined;
 
   constructor(opts: ChildProcessRunnerOptions = {}) {
     this.#shell = opts.shell ?? '/bin/sh';
     this.#baseEnv = opts.baseEnv ?? process.env;
+    this.#cwd = opts.cwd;
   }
 
   async run(command: ActionCommand): Promise<ActionResult> {
@@ -82,11 +86,14 @@ export class ChildProcessRunner implements CommandRunner {
     const stdio: StdioOptions = log.handle === undefined ? ['pipe', 'ignore', 'pipe'] : ['pipe', log.handle.fd, log.handle.fd];
     let child: ChildProcess;
     try {
-      child = spawn(this.#shell, ['-c', command.commandLine], { env: { ...this.#baseEnv, ...command.env }, stdio, detached: true });
+      // CSYNC_FILES from our own environment must not stand in for a list left out as too long.
+      const env = { ...this.#baseEnv, CSYNC_FILES: undefined, ...command.env };
+      child = spawn(this.#shell, ['-c', command.commandLine], { env, stdio, detached: true, ...(this.#cwd === undefined ? {} : { cwd: this.#cwd }) });
     } catch (err) {
       // Synchronous spawn failures, e.g. E2BIG when %% expanded to more than the kernel accepts.
       const why = `cannot start ${JSON.stringify(this.#shell)}: ${err instanceof Error ? err.message : String(err)}`;
-      return { exitCode: null, signal: null, durationMs: performance.now() - startedMs, timedOut: false, stderrTail: '', error: why };
+      const durationMs = performance.now() - startedMs;
+      return { exitCode: null, signal: null, durationMs, timedOut: false, stderrTail: '', error: why, logfileError: log.error };
     } finally {
       // The child has its own copy of the descriptor; ours is no longer needed.
       await log.handle?.close();
@@ -111,8 +118,8 @@ export class ChildProcessRunner implements CommandRunner {
         clearTimeout(killTimer);
         clearTimeout(graceTimer);
         child.stderr?.destroy();
-        const error = startError ?? ctx.logError;
-        resolve({ exitCode, signal, durationMs: performance.now() - ctx.startedMs, timedOut, stderrTail: tail.text(), error });
+        const durationMs = performance.now() - ctx.startedMs;
+        resolve({ exitCode, signal, durationMs, timedOut, stderrTail: tail.text(), error: startError, logfileError: ctx.logError });
       };
       child.stderr?.on('data', (chunk: Buffer) => tail.push(chunk));
       child.on('error', (err) => finish(null, null, `cannot start ${JSON.stringify(this.#shell)}: ${err.message}`));

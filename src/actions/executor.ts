@@ -63,20 +63,23 @@ export class ActionExecutor {
   /**
    * Selects the actions `changes` of group `groupName` trigger (see selectActions), persists one
    * row per action, and queues them. An unknown group or a batch that triggers nothing does
-   * nothing. Throws CSYNC_STORE_FAILED when a row cannot be persisted (nothing of it is queued
-   * then); ignored after close().
+   * nothing; so does any call after close(). Throws CSYNC_STORE_FAILED when a row cannot be
+   * persisted; the rows persisted before it still run.
    */
   enqueue(groupName: string, changes: readonly ActionChange[], origin: ActionOrigin): void {
     if (this.#closed) return;
     const group = this.#opts.groups().get(groupName);
     if (group === undefined) return;
     const nowMs = this.#opts.clock.nowMs();
-    for (const selected of selectActions(group.config, changes, origin)) {
-      const row = { groupName, actionIndex: selected.actionIndex, paths: selected.abs, createdAtMs: nowMs };
-      const id = this.#opts.store.addPendingAction(row);
-      this.#push({ id, ...row });
+    try {
+      for (const selected of selectActions(group.config, changes, origin)) {
+        const row = { groupName, actionIndex: selected.actionIndex, paths: selected.abs, createdAtMs: nowMs };
+        const id = this.#opts.store.addPendingAction(row);
+        this.#push({ id, ...row });
+      }
+    } finally {
+      this.#kick();
     }
-    this.#kick();
   }
 
   /**
@@ -153,7 +156,7 @@ export class ActionExecutor {
       return await this.#opts.runner.run(command);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      return { exitCode: null, signal: null, durationMs: 0, timedOut: false, stderrTail: '', error: `runner failed: ${why}` };
+      return { exitCode: null, signal: null, durationMs: 0, timedOut: false, stderrTail: '', error: `runner failed: ${why}`, logfileError: undefined };
     }
   }
 
@@ -165,6 +168,9 @@ export class ActionExecutor {
       exitCode: result.exitCode,
       durationMs: Math.round(result.durationMs),
     };
+    if (result.logfileError !== undefined) {
+      this.#opts.log.warn({ group: row.groupName, action: exec, error: result.logfileError }, 'Action logfile unusable, output discarded');
+    }
     if (actionSucceeded(result)) {
       this.#opts.log.info(fields, 'Action finished');
       return;

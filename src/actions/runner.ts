@@ -27,11 +27,10 @@ export interface ActionResult {
   readonly timedOut: boolean;
   /** The last STDERR_TAIL_BYTES of stderr when there is no logfile (for the log record); '' otherwise. */
   readonly stderrTail: string;
-  /**
-   * Why the command could not start (then exitCode and signal are null), or why its logfile could
-   * not be opened (then it ran with its output discarded); undefined when neither happened.
-   */
+  /** Why the command could not start (then exitCode and signal are null); undefined when it started. */
   readonly error: string | undefined;
+  /** Why the logfile could not be opened (the command then ran with its output discarded). */
+  readonly logfileError: string | undefined;
 }
 
 /** How much of stderr a result keeps when there is no logfile. */
@@ -45,14 +44,14 @@ export interface CommandRunner {
   run(command: ActionCommand): Promise<ActionResult>;
 }
 
-/** True when `result` is a clean success: started, exited 0, not timed out. */
+/** True when the command started, exited with status 0 and did not time out. */
 export function actionSucceeded(result: ActionResult): boolean {
   return result.exitCode === 0 && !result.timedOut && result.error === undefined;
 }
 
 /** A successful result with the given duration, for fakes. */
 export function okResult(durationMs = 0): ActionResult {
-  return { exitCode: 0, signal: null, durationMs, timedOut: false, stderrTail: '', error: undefined };
+  return { exitCode: 0, signal: null, durationMs, timedOut: false, stderrTail: '', error: undefined, logfileError: undefined };
 }
 
 /**

@@ -118,7 +118,7 @@ export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
       linkError: daemon?.peers[peer]?.lastError,
     })),
   }));
-  const pendingActions = (rt.store as { listPendingActions?: () => unknown[] }).listPendingActions?.().length ?? 0;
+  const pendingActions = rt.store.listPendingActions().length;
   if (cmd.options.json) {
     io.out(`${JSON.stringify({ node: rt.view.self, daemon: daemon ? { pid: daemon.pid, port: daemon.port, startedAtMs: daemon.startedAtMs } : null, groups, pendingActions, conflicts: conflicts.map((c) => ({ path: c.path, peer: c.peer })) })}\n`);
     return 0;

@@ -11,6 +11,10 @@ import type { CheckReport } from '../sync/check.ts';
 import { allRootTargets, logicalOf, targetsForUserPath, targetsOf } from '../sync/scope.ts';
 import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
+import type { PeerReport } from '../sync/update.ts';
+import { ActionExecutor } from '../actions/executor.ts';
+import { ChildProcessRunner } from '../actions/child-process-runner.ts';
+import { localDelivered } from '../daemon/action-batcher.ts';
 import { runRestore } from '../sync/restore.ts';
 import { Progress } from './progress.ts';
 import { connectPeer } from '../daemon/peers.ts';
@@ -67,9 +71,22 @@ export async function commandUpdate(rt: Runtime, cmd: Command, io: Io): Promise<
     allowMassDelete: cmd.options.allowMassDelete,
   });
   progress?.done();
+  await runLocalActions(rt, reports);
   if (cmd.options.json) io.out(`${JSON.stringify(reports.map((r) => ({ ...r, error: r.error ? { code: r.error.code, message: r.error.message } : undefined })))}\n`);
   else if (!cmd.options.quiet || updateExitStatus(reports) !== 0) for (const r of reports) io.out(peerLine(r));
   return updateExitStatus(reports);
+}
+
+/**
+ * do_local actions for this node's changes that the update delivered (the daemon does the same after
+ * its own passes). Waits for them, so the command's exit follows its actions.
+ */
+async function runLocalActions(rt: Runtime, reports: readonly PeerReport[]): Promise<void> {
+  if (![...rt.view.groups.values()].some((g) => g.config.actions.some((a) => a.doLocal || a.doLocalOnly))) return;
+  const executor = new ActionExecutor({ store: rt.store, runner: new ChildProcessRunner(), groups: () => rt.view.groups, self: rt.view.self, log: rt.ctx.log, clock: rt.ctx.clock });
+  localDelivered(rt.ctx, executor, reports);
+  await executor.idle();
+  executor.close();
 }
 
 /** -x: check, then update the same paths. */

@@ -13,6 +13,10 @@ import { sweepTempFiles } from '../sync/sweep.ts';
 import type { PeerReport } from '../sync/update.ts';
 import type { ReceiverHooks } from '../sync/receive.ts';
 import { Aggregator } from '../watcher/aggregator.ts';
+import { ActionExecutor } from '../actions/executor.ts';
+import type { CommandRunner } from '../actions/runner.ts';
+import { ChildProcessRunner } from '../actions/child-process-runner.ts';
+import { ActionBatcher } from './action-batcher.ts';
 import type { WatchSource } from '../watcher/watch-source.ts';
 import { connectPeer } from './peers.ts';
 import { PeerPool } from './peer-pool.ts';
@@ -34,6 +38,8 @@ export interface DaemonOptions {
   readonly hooks?: ReceiverHooks;
   /** Called after every work cycle with the update reports (tests await convergence with it). */
   readonly onCycle?: (reports: PeerReport[]) => void;
+  /** Runs action commands (tests pass a RecordingRunner). */
+  readonly actionRunner?: CommandRunner;
 }
 
 /** The running daemon. */
@@ -41,6 +47,8 @@ export class Daemon {
   private readonly rt: Runtime;
   private readonly opts: DaemonOptions;
   private server: Server | undefined;
+  private executor: ActionExecutor | undefined;
+  private batcher: ActionBatcher | undefined;
   private pool: PeerPool | undefined;
   private aggregator: Aggregator | undefined;
   private readonly pendingPaths = new Set<string>();
@@ -68,8 +76,22 @@ export class Daemon {
     const tls = loadTlsMaterial(this.rt);
     const log = this.rt.ctx.log;
     this.pool = new PeerPool((peer) => connectPeer(this.rt, tls, peer), this.rt.ctx.clock, log);
+    this.executor = new ActionExecutor({
+      store: this.rt.store,
+      runner: this.opts.actionRunner ?? new ChildProcessRunner(),
+      groups: () => this.rt.view.groups,
+      self: this.rt.view.self,
+      log,
+      clock: this.rt.ctx.clock,
+    });
+    this.batcher = new ActionBatcher(this.executor, this.rt.ctx.clock);
+    // Actions persisted by an earlier run that did not finish them (crash, kill -9).
+    this.executor.replayPending();
     const hooks: ReceiverHooks = {
-      applied: (t, s) => this.opts.hooks?.applied?.(t, s),
+      applied: (t, s) => {
+        this.batcher?.received(t, s);
+        this.opts.hooks?.applied?.(t, s);
+      },
       dirtied: () => {
         this.opts.hooks?.dirtied?.();
         this.kick();
@@ -198,6 +220,7 @@ export class Daemon {
     const peers = new Set<NodeName>([...ctx.view.groups.values()].flatMap((g) => g.peers).filter((p) => pool.state(p).retryAtMs <= now));
     const reports = await runUpdate(ctx, { connect: pool.get, peers, dryRun: false });
     for (const r of reports) this.noteReport(pool, r);
+    this.batcher?.delivered(ctx, reports);
     this.opts.onCycle?.(reports);
   }
 
@@ -285,6 +308,16 @@ export class Daemon {
     await this.idle();
     this.pool?.close();
     await this.server?.close();
+    // Received batches run their actions; queued rows that cannot start now stay for the next run.
+    this.batcher?.flush();
+    await this.executor?.idle();
+    this.executor?.close();
+  }
+
+  /** Resolves when no action is queued or running (tests). */
+  async actionsIdle(): Promise<void> {
+    this.batcher?.flush();
+    await this.executor?.idle();
   }
 }
 
