@@ -4,7 +4,7 @@ import { parseArgs, USAGE } from './args.ts';
 import type { Io } from './output.ts';
 import { renderError } from './output.ts';
 import { commandConfigCheck, commandImportCsync2, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
-import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate } from './sync-commands.ts';
+import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate, commandCompare } from './sync-commands.ts';
 import { makeCliLogger, makeDaemonLogger } from '../daemon/log.ts';
 import { openRuntime } from '../daemon/runtime.ts';
 import type { Runtime } from '../daemon/runtime.ts';
@@ -117,8 +117,7 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
     case 'restore':
       return commandRestore(rt, cmd, io);
     case 'compare':
-      io.err(`csync: ${cmd.action} is not implemented yet\n`);
-      return 64;
+      return commandCompare(rt, cmd, io);
     case 'help':
     case 'version':
     case 'keygen':

@@ -16,6 +16,8 @@ import { ActionExecutor } from '../actions/executor.ts';
 import { ChildProcessRunner } from '../actions/child-process-runner.ts';
 import { localDelivered } from '../daemon/action-batcher.ts';
 import { runRestore } from '../sync/restore.ts';
+import { runCompare } from '../sync/compare.ts';
+import { connectListPeer } from '../daemon/compare-link.ts';
 import { Progress } from './progress.ts';
 import { connectPeer } from '../daemon/peers.ts';
 import { loadTlsMaterial } from '../daemon/server.ts';
@@ -152,4 +154,23 @@ export async function commandRestore(rt: Runtime, cmd: Command, io: Io): Promise
     if (!cmd.options.quiet) io.out(`restored ${resolve(p)} from generation ${cmd.options.generation ?? 0}; run \`csync -u\` to send it\n`);
   }
   return 0;
+}
+
+/** -T [PATH]: compare the real files with every peer; `X|L|R<TAB>peer<TAB>path`; exit 0 in sync, 1 if not. */
+export async function commandCompare(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  const targets = targetsFor(rt, cmd);
+  const tls = loadTlsMaterial(rt);
+  const peers = [...new Set(targets.flatMap((t) => t.group.peers))].filter((p) => !cmd.options.peers || cmd.options.peers.includes(p)).sort();
+  const reports = await runCompare(rt.ctx, { targets, peers, connect: (peer) => connectListPeer(rt, tls, peer) });
+  const diffs = reports.flatMap((r) => r.differences);
+  if (cmd.options.json) {
+    io.out(`${JSON.stringify(reports.map((r) => ({ peer: r.peer, differences: r.differences, error: r.error?.message })))}\n`);
+  } else {
+    for (const d of diffs) io.out(`${d.kind}\t${d.peer}\t${d.path}\n`);
+    for (const r of reports) if (r.error) io.err(`csync: ${r.peer}: not compared: ${r.error.message}\n`);
+  }
+  const failed = reports.filter((r) => r.error !== undefined);
+  if (failed.some((r) => r.error instanceof CsyncError && (r.error.code === 'CSYNC_AUTH_FAILED' || r.error.code === 'CSYNC_CERT_CHANGED'))) return 77;
+  if (reports.length > 0 && failed.length === reports.length) return 69;
+  return diffs.length > 0 || failed.length > 0 ? 1 : 0;
 }

@@ -13,6 +13,7 @@ import { OfferReceiver } from '../sync/receive.ts';
 import type { OfferOutcome, ReceiverHooks } from '../sync/receive.ts';
 import type { OfferChannel, OutgoingOffer } from '../sync/update.ts';
 import type { PathLocks } from '../sync/path-locks.ts';
+import { ListServer } from './compare-link.ts';
 import type { Runtime } from './runtime.ts';
 
 /** TLS material of this node. */
@@ -47,19 +48,31 @@ function enforcePin(rt: Runtime, peer: NodeName, transport: Transport): void {
 
 /** Dials `peer`, authenticates, checks its pin, and returns an OfferChannel. */
 export async function connectPeer(rt: Runtime, tls: TlsMaterial, peer: NodeName): Promise<OfferChannel> {
+  const { link, shared } = await dialPeer(rt, tls, peer);
+  return channelOver(link, peer, shared);
+}
+
+/** Dials `peer` and returns the authenticated link and the groups it shares with this node. */
+export async function dialPeer(rt: Runtime, tls: TlsMaterial, peer: NodeName): Promise<{ link: PeerLink; shared: Set<GroupName> }> {
   const host = rt.view.config.hosts[peer];
   if (host === undefined) throw new Error(`bug: peer ${peer} not in [hosts]`);
   const transport = await connectTls({ host: host.address, port: host.port, certPem: tls.certPem, keyPem: tls.keyPem, timeoutMs: CONNECT_TIMEOUT_MS });
-  return openChannel(rt, transport, peer);
+  return openLink(rt, transport, peer);
 }
 
 /** Authenticates an outbound transport to `peer` (handshake, pin) and wraps it as an OfferChannel. */
 export async function openChannel(rt: Runtime, transport: Transport, peer: NodeName): Promise<OfferChannel> {
+  const { link, shared } = await openLink(rt, transport, peer);
+  return channelOver(link, peer, shared);
+}
+
+/** Authenticates an outbound transport to `peer` (handshake, pin): the link and the shared groups. */
+export async function openLink(rt: Runtime, transport: Transport, peer: NodeName): Promise<{ link: PeerLink; shared: Set<GroupName> }> {
   const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
   try {
     const hs = await link.handshake({ self: rt.view.self, groups: keysSharedWith(rt, peer), role: 'client', expectedPeer: peer });
     enforcePin(rt, peer, transport);
-    return channelOver(link, peer, new Set(hs.groups));
+    return { link, shared: new Set(hs.groups) };
   } catch (err) {
     link.close();
     throw err;
@@ -125,7 +138,8 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
     const shared = new Set(hs.groups.filter((g) => rt.view.groups.get(g)?.config.hosts.includes(hs.peer)));
     receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks, hooks);
     const r = receiver;
-    link.onRequest((msg, l) => handleRequest(r, msg, l));
+    const lists = new ListServer(rt.ctx, shared);
+    link.onRequest((msg, l) => (msg.type === 'list' ? lists.serve(msg, l) : handleRequest(r, msg, l)));
     rt.ctx.log.debug({ peer: hs.peer, groups: [...shared] }, 'Peer connected');
     hooks.peerSeen?.(hs.peer);
   } catch (err) {

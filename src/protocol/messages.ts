@@ -57,11 +57,20 @@ export type Message =
       readonly reason?: string;
     }
   | { readonly type: 'data'; readonly id: number; readonly offset: number; readonly last: boolean; readonly bytes: Uint8Array }
-  | { readonly type: 'list'; readonly id: number; readonly group: string; readonly root: string; readonly rel: string }
+  | {
+      readonly type: 'list';
+      readonly id: number;
+      readonly group: string;
+      readonly root: string;
+      readonly rel: string;
+      /** 0: the entry at `rel` only; 1 (default): the entry and its direct children. */
+      readonly depth?: number;
+    }
   | {
       readonly type: 'list-reply';
       readonly id: number;
-      readonly entries: readonly { readonly rel: string; readonly state: WireState }[];
+      /** Each with the xxh64 digest of its content identity (a directory: of its whole subtree). */
+      readonly entries: readonly { readonly rel: string; readonly state: WireState; readonly digest?: string }[];
       readonly done: boolean;
     }
   | { readonly type: 'ping'; readonly id: number }
@@ -186,7 +195,7 @@ const FIELDS: Readonly<Record<Message['type'], readonly string[]>> = {
   offer: ['id', 'group', 'root', 'rel', 'state', 'force', 'content'],
   'offer-reply': ['id', 'result', 'state', 'reason'],
   data: ['id', 'offset', 'last', 'bytes'],
-  list: ['id', 'group', 'root', 'rel'],
+  list: ['id', 'group', 'root', 'rel', 'depth'],
   'list-reply': ['id', 'entries', 'done'],
   ping: ['id'],
   pong: ['id'],
@@ -214,8 +223,10 @@ function validateAny(raw: unknown): Message {
       return validateOfferReply(m, id());
     case 'data':
       return { type, id: id(), offset: integer(m['offset'], at('offset'), 0, Number.MAX_SAFE_INTEGER), last: bool(m['last'], at('last')), bytes: bytes(m['bytes'], at('bytes'), 0, MAX_CHUNK_BYTES) };
-    case 'list':
-      return { type, id: id(), group: name(m['group'], at('group')), root: text(m['root'], at('root'), MAX_PATH_LENGTH), rel: text(m['rel'], at('rel'), MAX_PATH_LENGTH) };
+    case 'list': {
+      const depth = m['depth'] === undefined ? {} : { depth: integer(m['depth'], at('depth'), 0, 1) };
+      return { type, id: id(), group: name(m['group'], at('group')), root: text(m['root'], at('root'), MAX_PATH_LENGTH), rel: text(m['rel'], at('rel'), MAX_PATH_LENGTH), ...depth };
+    }
     case 'list-reply':
       return validateListReply(m, id());
     case 'ping':
@@ -264,8 +275,14 @@ function validateListReply(m: Raw, id: number): Message {
   const raw = m['entries'];
   if (!Array.isArray(raw) || raw.length > MAX_LIST_ENTRIES) throw invalid(`"list-reply".entries must be an array of at most ${MAX_LIST_ENTRIES}`);
   const entries = raw.map((e: unknown, i) => {
-    const entry = record(e, `"list-reply".entries[${i}]`, ['rel', 'state']);
-    return { rel: text(entry['rel'], `"list-reply".entries[${i}].rel`, MAX_PATH_LENGTH), state: validateWireState(entry['state'], `"list-reply".entries[${i}].state`) };
+    const entry = record(e, `"list-reply".entries[${i}]`, ['rel', 'state', 'digest']);
+    const digest = entry['digest'];
+    if (digest !== undefined && (typeof digest !== 'string' || !HASH_RE.test(digest))) throw invalid(`"list-reply".entries[${i}].digest is not 16 hex digits`);
+    return {
+      rel: text(entry['rel'], `"list-reply".entries[${i}].rel`, MAX_PATH_LENGTH),
+      state: validateWireState(entry['state'], `"list-reply".entries[${i}].state`),
+      ...(digest === undefined ? {} : { digest }),
+    };
   });
   return { type: 'list-reply', id, entries, done: bool(m['done'], '"list-reply".done') };
 }

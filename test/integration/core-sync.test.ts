@@ -181,3 +181,29 @@ describe('authentication', () => {
     assert.equal(c.read('c', 'x2.txt'), 'two\n');
   });
 });
+
+describe('csync -T over TLS', () => {
+  let c: DaemonCluster;
+  before(async () => {
+    c = await DaemonCluster.start({ nodes: ['a', 'b', 'c'], watch: false });
+  });
+  after(async () => {
+    await c.close();
+  });
+
+  it('exits 0 when in sync, then names X and R differences made behind csync\'s back (exit 1)', async () => {
+    c.write('a', 'www/index.html', 'v1\n');
+    c.write('a', 'www/app.js', 'js\n');
+    assert.equal((await c.run('a', '-x')).status, 0);
+    const clean = await c.run('a', '-T');
+    assert.equal(clean.status, 0, clean.out + clean.err);
+    assert.equal(clean.out, '');
+    c.write('b', 'www/index.html', 'changed on b by hand\n');
+    c.write('c', 'www/extra.txt', 'only on c\n');
+    const diff = await c.run('a', '-T');
+    assert.equal(diff.status, 1, diff.err);
+    assert.deepEqual(diff.out.trim().split('\n').sort(), ['R\tc\t%data%/www/extra.txt', 'X\tb\t%data%/www/index.html']);
+    const json = await c.run('a', '-T', '--json');
+    assert.equal(JSON.parse(json.out).length, 2);
+  });
+});
