@@ -91,14 +91,16 @@ export class ChildProcessRunner implements CommandRunner {
       child = spawn(this.#shell, ['-c', command.commandLine], { env, stdio, detached: true, ...(this.#cwd === undefined ? {} : { cwd: this.#cwd }) });
     } catch (err) {
       // Synchronous spawn failures, e.g. E2BIG when %% expanded to more than the kernel accepts.
+      await log.handle?.close();
       const why = `cannot start ${JSON.stringify(this.#shell)}: ${err instanceof Error ? err.message : String(err)}`;
       const durationMs = performance.now() - startedMs;
       return { exitCode: null, signal: null, durationMs, timedOut: false, stderrTail: '', error: why, logfileError: log.error };
-    } finally {
-      // The child has its own copy of the descriptor; ours is no longer needed.
-      await log.handle?.close();
     }
-    return this.#supervise(child, command, { startedMs, logError: log.error });
+    // Listen before anything else awaits: a quick command may exit (and emit) during any await.
+    const result = this.#supervise(child, command, { startedMs, logError: log.error });
+    // The child has its own copy of the descriptor; ours is no longer needed.
+    await log.handle?.close();
+    return result;
   }
 
   /** Feeds stdin, collects the stderr tail, enforces the timeout, and resolves once it ended. */

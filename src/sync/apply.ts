@@ -151,6 +151,8 @@ export async function applyDir(fs: FileSystem, t: ApplyTarget, meta: FileMeta): 
   }
   await clearWay(fs, t, st);
   await fs.mkdir(abs, update);
+  // A child's parent creation may have made the directory first (with default metadata): apply ours.
+  await fs.setMeta(abs, update);
 }
 
 /** Creates or replaces a symlink (never following it). */

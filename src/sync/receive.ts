@@ -163,8 +163,10 @@ export class OfferReceiver {
   private async handleLocked(offer: IncomingOffer, t: Target, incoming: FileState, first: (o: OfferOutcome) => void): Promise<OfferOutcome> {
     // An unrecorded local edit must be seen before deciding, or it would be overwritten silently.
     let local = this.ctx.store.get(incoming.path);
+    let justRecorded = false;
     if (!this.unchangedOnDisk(t, local)) {
       const rescan = await runCheck(this.ctx, [t], { recursive: false, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+      justRecorded = rescan.changed.some((c) => c.path === incoming.path);
       if (rescan.changed.length > 0) this.hooks.dirtied?.();
       local = this.ctx.store.get(incoming.path);
     }
@@ -179,6 +181,9 @@ export class OfferReceiver {
         this.ctx.store.transaction(() => {
           this.ctx.store.put(merged);
           settleConflicts(this.ctx, merged);
+          // What the re-check just recorded is identical to what the origin is distributing: it is
+          // not a change of this node's to push (e.g. a root directory seen for the first time).
+          if (justRecorded) for (const p of peersFor(this.ctx.view, this.ctx.matchers, merged.path)) this.ctx.store.clearDirty(merged.path, p, merged.version);
         });
         this.ctx.log.debug(fields, 'Merged identical concurrent versions');
         return { result: 'merged', state: merged };

@@ -1,0 +1,276 @@
+// `npm run bench`: csync side by side with rsync (daemon mode) and, when available, csync2, on the
+// SPEC §8 workloads, alternating tools run by run, checking the trees after every run, and writing
+// native-bench/RESULTS.md. Flags: --quick (tiny data, 1 run), --runs N, --only W1,W3, --out PATH,
+// --no-rsync, --no-csync2. Everything it starts it stops; its temp dir is removed at the end.
+import { execSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CsyncCluster } from './lib/csync.ts';
+import { RsyncTarget } from './lib/rsync.ts';
+import { Csync2Cluster, csync2Available } from './lib/csync2.ts';
+import { makeTree, put, seededBytes, stats, treeDigest } from './lib/util.ts';
+import type { Sample } from './lib/util.ts';
+
+interface Flags {
+  quick: boolean;
+  runs: number | undefined;
+  only: Set<string> | undefined;
+  out: string;
+  rsync: boolean;
+  csync2: boolean;
+}
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = join(HERE, '../..');
+
+function parseFlags(argv: readonly string[]): Flags {
+  const f: Flags = { quick: false, runs: undefined, only: undefined, out: join(REPO, 'native-bench/RESULTS.md'), rsync: true, csync2: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') f.quick = true;
+    else if (a === '--runs') f.runs = Number(argv[++i]);
+    else if (a === '--only') f.only = new Set((argv[++i] ?? '').split(','));
+    else if (a === '--out') f.out = argv[++i] ?? f.out;
+    else if (a === '--no-rsync') f.rsync = false;
+    else if (a === '--no-csync2') f.csync2 = false;
+    else throw new Error(`unknown flag ${String(a)}`);
+  }
+  return f;
+}
+
+/** One table row: a workload measured for one tool. */
+interface Row {
+  workload: string;
+  tool: 'csync' | 'csync2' | 'rsync';
+  samples: Sample[];
+  bar: string;
+  note?: string;
+}
+
+const rows: Row[] = [];
+function record(workload: string, tool: Row['tool'], sample: Sample, bar = ''): void {
+  let row = rows.find((r) => r.workload === workload && r.tool === tool);
+  if (!row) {
+    row = { workload, tool, samples: [], bar };
+    rows.push(row);
+  }
+  row.samples.push(sample);
+}
+
+function assertSame(a: string, b: string, what: string): void {
+  if (treeDigest(a) !== treeDigest(b)) throw new Error(`trees differ after ${what}: ${a} vs ${b}`);
+}
+
+interface Ctx {
+  readonly flags: Flags;
+  readonly dir: string;
+  readonly src: string;
+  readonly files: number;
+  readonly bigBytes: number;
+  readonly csync: CsyncCluster;
+  readonly rsync: RsyncTarget | undefined;
+  readonly csync2: Csync2Cluster | undefined;
+}
+
+const want = (f: Flags, w: string): boolean => f.only === undefined || f.only.has(w);
+
+async function w1w2(c: Ctx, runs: number): Promise<void> {
+  for (let i = 0; i < runs; i++) {
+    if (c.csync2) {
+      await c.csync2.wipe(c.src);
+      const s = await c.csync2.run(['-x']);
+      record('W1 first sync, 1 peer', 'csync2', { ...s, wireBytes: 0 });
+      assertSame(c.csync2.root(0), c.csync2.root(1), 'csync2 W1');
+      if (want(c.flags, 'W2')) record('W2 check, nothing changed', 'csync2', { ...(await c.csync2.run(['-cr'])), wireBytes: 0 });
+    }
+    await c.csync.wipe();
+    cpSync(c.src, c.csync.root('n0'), { recursive: true, preserveTimestamps: true });
+    await c.csync.startDaemons({ nodes: ['n1'] });
+    c.csync.resetWire();
+    const s = await c.csync.cli(['-x', '-q', '-P', 'n1']);
+    record('W1 first sync, 1 peer', 'csync', { ...s, wireBytes: c.csync.wire() }, '≤ 3 s');
+    assertSame(c.csync.root('n0'), c.csync.root('n1'), 'csync W1');
+    if (want(c.flags, 'W2')) {
+      record('W2 check, nothing changed (-cr)', 'csync', { ...(await c.csync.cli(['-cr', '-q'])), wireBytes: 0 }, '≤ 0.25 s');
+      record('W2 check + update, nothing changed (-x)', 'csync', { ...(await c.csync.cli(['-x', '-q', '-P', 'n1'])), wireBytes: 0 }, '≤ 0.25 s');
+    }
+    if (c.rsync) {
+      c.rsync.wipe();
+      c.rsync.resetWire();
+      record('W1 first sync, 1 peer', 'rsync', { ...(await c.rsync.push(c.src)), wireBytes: c.rsync.wire });
+      assertSame(c.src, c.rsync.dest, 'rsync W1');
+      if (want(c.flags, 'W2')) record('W2 check, nothing changed (-cr)', 'rsync', { ...(await c.rsync.push(c.src, ['--dry-run'])), wireBytes: 0 });
+    }
+  }
+  rows.push({ workload: 'daemon RSS after receiving W1', tool: 'csync', samples: [{ ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n1'), wireBytes: 0 }], bar: '≤ 200 MB (100,000 files)' });
+}
+
+/** Touches one file so every tool sees a change (mtime moves on by more than a second for csync2). */
+function touchOne(root: string, i: number): string {
+  const rel = 'd000/f00000.dat';
+  put(join(root, rel), `changed ${i} ${Date.now()}\n`);
+  const t = Date.now() / 1000 + 2 * i + 2;
+  utimesSync(join(root, rel), t, t);
+  return rel;
+}
+
+async function w3(c: Ctx, runs: number): Promise<void> {
+  for (let i = 0; i < runs; i++) {
+    const rel = touchOne(c.csync.root('n0'), i);
+    const abs = join(c.csync.root('n0'), rel);
+    c.csync.resetWire();
+    const m = await c.csync.cli(['-m', abs, '-q']);
+    const u = await c.csync.cli(['-u', '-q', '-P', 'n1']);
+    record('W3 -m f && -u, 1 peer', 'csync', { ms: m.ms + u.ms, rssKb: Math.max(m.rssKb, u.rssKb), wireBytes: c.csync.wire() }, '≤ 130 ms');
+    const rel2 = touchOne(c.csync.root('n0'), i + 100);
+    c.csync.resetWire();
+    const x = await c.csync.cli(['-x', join(c.csync.root('n0'), rel2), '-q', '-P', 'n1']);
+    record('W3 -x f, 1 peer', 'csync', { ...x, wireBytes: c.csync.wire() }, '≤ 80 ms');
+    assertSame(c.csync.root('n0'), c.csync.root('n1'), 'csync W3');
+    if (c.csync2) {
+      const r2 = touchOne(c.csync2.root(0), i);
+      const cm = await c.csync2.run(['-m', join(c.csync2.root(0), r2)]);
+      const cu = await c.csync2.run(['-u']);
+      record('W3 -m f && -u, 1 peer', 'csync2', { ms: cm.ms + cu.ms, rssKb: Math.max(cm.rssKb, cu.rssKb), wireBytes: 0 });
+    }
+    if (c.rsync) {
+      const r = touchOne(c.src, i);
+      c.rsync.resetWire();
+      record('W3 -m f && -u, 1 peer', 'rsync', { ...(await c.rsync.push(c.src)), wireBytes: c.rsync.wire });
+      void r;
+    }
+  }
+}
+
+async function w4(c: Ctx, runs: number): Promise<void> {
+  const big = seededBytes(c.bigBytes, 4242);
+  for (let i = 0; i < runs; i++) {
+    await c.csync.wipe();
+    writeFileSync(join(c.csync.root('n0'), 'big.bin'), big);
+    await c.csync.startDaemons({ nodes: ['n1'] });
+    c.csync.resetWire();
+    record('W4 first sync of the big file', 'csync', { ...(await c.csync.cli(['-x', '-q', '-P', 'n1'])), wireBytes: c.csync.wire() }, '≤ 2.3 s, RSS ≤ 150 MB');
+    const mid = Math.floor(c.bigBytes / 2);
+    const fd = readFileSync(join(c.csync.root('n0'), 'big.bin'));
+    seededBytes(Math.min(1 << 20, c.bigBytes / 8), 77 + i).copy(fd, mid);
+    writeFileSync(join(c.csync.root('n0'), 'big.bin'), fd);
+    c.csync.resetWire();
+    record('W4 1 MiB changed in the middle', 'csync', { ...(await c.csync.cli(['-x', '-q', '-P', 'n1'])), wireBytes: c.csync.wire() }, '≤ 2.5 s, ≤ 1.5 MB on the wire');
+    rows.push({ workload: 'W4 receiver peak RSS', tool: 'csync', samples: [{ ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n1'), wireBytes: 0 }], bar: '≤ 150 MB' });
+    assertSame(c.csync.root('n0'), c.csync.root('n1'), 'csync W4');
+    if (c.rsync) {
+      c.rsync.wipe();
+      const src = join(c.dir, 'w4src');
+      rmSync(src, { recursive: true, force: true });
+      put(join(src, 'big.bin'), big);
+      c.rsync.resetWire();
+      record('W4 first sync of the big file', 'rsync', { ...(await c.rsync.push(src)), wireBytes: c.rsync.wire });
+      writeFileSync(join(src, 'big.bin'), fd);
+      c.rsync.resetWire();
+      record('W4 1 MiB changed in the middle', 'rsync', { ...(await c.rsync.push(src)), wireBytes: c.rsync.wire });
+    }
+  }
+}
+
+async function w5(c: Ctx, runs: number): Promise<void> {
+  await c.csync.wipe();
+  put(join(c.csync.root('n0'), 'small.txt'), 'start\n');
+  await c.csync.startDaemons();
+  await c.csync.cli(['-x', '-q']);
+  for (let i = 0; i < runs; i++) {
+    for (const peers of [['n1'], ['n1', 'n2'], ['n1', 'n2', 'n3', 'n4']]) {
+      const p = join(c.csync.root('n0'), 'small.txt');
+      put(p, `change ${i} to ${peers.length}\n`);
+      const s = await c.csync.cli(['-x', p, '-P', peers.join(','), '-q']);
+      record(`W5 one change to ${peers.length} peer(s)`, 'csync', { ...s, wireBytes: 0 }, peers.length === 4 ? '≤ 1.3 × 1 peer' : '');
+    }
+  }
+}
+
+async function w6(c: Ctx, writes: number): Promise<void> {
+  await c.csync.wipe();
+  await c.csync.startDaemons({ watch: true, nodes: c.csync.nodes });
+  const a = join(c.csync.root('n0'), 'live.txt');
+  const b = join(c.csync.root('n1'), 'live.txt');
+  for (let i = 0; i < writes; i++) {
+    const text = `live ${i} ${Date.now()}\n`;
+    const t0 = performance.now();
+    writeFileSync(a, text);
+    for (;;) {
+      let got = '';
+      try {
+        got = readFileSync(b, 'utf8');
+      } catch {
+        // Not there yet.
+      }
+      if (got === text) break;
+      if (performance.now() - t0 > 10_000) throw new Error('W6: write did not arrive within 10 s');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    record('W6 daemon: write on A → content on B', 'csync', { ms: performance.now() - t0, rssKb: 0, wireBytes: 0 }, '≤ 60 ms (p50)');
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  await c.csync.stopDaemons();
+}
+
+function fmtMs(ms: number): string {
+  return Number.isNaN(ms) ? '—' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+}
+
+function report(f: Flags, meta: string): string {
+  const lines = [
+    '# native-bench results', '', meta, '',
+    '| workload | tool | median | min–max | peak RSS | bytes on wire | vs csync2 | vs rsync | bar |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const st = stats(r.samples.map((s) => s.ms));
+    const rss = Math.max(...r.samples.map((s) => s.rssKb));
+    const wire = stats(r.samples.map((s) => s.wireBytes)).median;
+    const other = (tool: string): string => {
+      const o = rows.find((x) => x.workload === r.workload && x.tool === tool);
+      if (!o || r.tool !== 'csync') return '';
+      return `${(st.median / stats(o.samples.map((s) => s.ms)).median).toFixed(2)}×`;
+    };
+    lines.push(`| ${r.workload} | ${r.tool} | ${fmtMs(st.median)} | ${fmtMs(st.min)}–${fmtMs(st.max)} | ${rss ? `${(rss / 1024).toFixed(0)} MB` : '—'} | ${wire ? `${(wire / 1048576).toFixed(2)} MiB` : '—'} | ${other('csync2')} | ${other('rsync')} | ${r.bar} |`);
+  }
+  lines.push('', `Runs per workload: ${f.quick ? 'quick smoke' : 'see samples'}; rsync runs without fsync; csync fsyncs every file and directory.`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<void> {
+  const f = parseFlags(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'csync-bench-'));
+  const files = f.quick ? 200 : 20_000;
+  const bigBytes = f.quick ? 8 << 20 : 1 << 30;
+  const runs = f.runs ?? (f.quick ? 1 : 5);
+  const csync = new CsyncCluster(join(dir, 'csync'), ['n0', 'n1', 'n2', 'n3', 'n4'], 41000 + Math.floor(Math.random() * 1000));
+  const rsync = f.rsync ? new RsyncTarget(join(dir, 'rsync'), 43000 + Math.floor(Math.random() * 1000)) : undefined;
+  const csync2 = f.csync2 && csync2Available() ? new Csync2Cluster(join(dir, 'csync2')) : undefined;
+  try {
+    const src = join(dir, 'src');
+    makeTree(src, { files, dirs: f.quick ? 20 : 200, seed: 2026 });
+    await csync.setup();
+    await rsync?.start();
+    await csync2?.setup();
+    const c: Ctx = { flags: f, dir, src, files, bigBytes, csync, rsync, csync2 };
+    if (want(f, 'W1') || want(f, 'W2')) await w1w2(c, f.quick ? 1 : Math.min(runs, 3));
+    if (want(f, 'W3')) await w3(c, runs);
+    if (want(f, 'W4')) await w4(c, f.quick ? 1 : Math.min(runs, 3));
+    if (want(f, 'W5')) await w5(c, runs);
+    if (want(f, 'W6')) await w6(c, f.quick ? 5 : 50);
+    const commit = execSync('git rev-parse --short HEAD', { cwd: REPO, encoding: 'utf8' }).trim();
+    const meta = `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}; data: ${files} files, big file ${(bigBytes / 2 ** 20).toFixed(0)} MiB.${csync2 ? '' : ' csync2: not run.'}`;
+    writeFileSync(f.out, report(f, meta));
+    process.stdout.write(report(f, meta));
+  } finally {
+    await csync.close();
+    await rsync?.stop();
+    await csync2?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
