@@ -206,7 +206,7 @@ async function w6(c: Ctx, writes: number): Promise<void> {
         // Not there yet.
       }
       if (got === text) break;
-      if (performance.now() - t0 > 10_000) throw new Error('W6: write did not arrive within 10 s');
+      if (performance.now() - t0 > 10_000) throw new Error(`W6: write ${i} did not arrive within 10 s (B has ${JSON.stringify(got)})`);
       await new Promise((r) => setTimeout(r, 1));
     }
     record('W6 daemon: write on A → content on B', 'csync', { ms: performance.now() - t0, rssKb: 0, wireBytes: 0 }, '≤ 60 ms (p50)');
@@ -240,6 +240,8 @@ function report(f: Flags, meta: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+let failed: string[] = [];
+
 async function main(): Promise<void> {
   const f = parseFlags(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'csync-bench-'));
@@ -256,15 +258,28 @@ async function main(): Promise<void> {
     await rsync?.start();
     await csync2?.setup();
     const c: Ctx = { flags: f, dir, src, files, bigBytes, csync, rsync, csync2 };
-    if (want(f, 'W1') || want(f, 'W2')) await w1w2(c, f.quick ? 1 : Math.min(runs, 3));
-    if (want(f, 'W3')) await w3(c, runs);
-    if (want(f, 'W4')) await w4(c, f.quick ? 1 : Math.min(runs, 3));
-    if (want(f, 'W5')) await w5(c, runs);
-    if (want(f, 'W6')) await w6(c, f.quick ? 5 : 50);
+    const failures: string[] = [];
+    const attempt = async (name: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        // One workload failing must not lose the others' numbers: it is reported in the table.
+        failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+        await c.csync.stopDaemons();
+      }
+    };
+    if (want(f, 'W1') || want(f, 'W2')) await attempt('W1/W2', () => w1w2(c, f.quick ? 1 : Math.min(runs, 3)));
+    if (want(f, 'W3')) await attempt('W3', () => w3(c, runs));
+    if (want(f, 'W4')) await attempt('W4', () => w4(c, f.quick ? 1 : Math.min(runs, 3)));
+    if (want(f, 'W5')) await attempt('W5', () => w5(c, runs));
+    if (want(f, 'W6')) await attempt('W6', () => w6(c, f.quick ? 5 : 50));
+    failed = failures;
     const commit = execSync('git rev-parse --short HEAD', { cwd: REPO, encoding: 'utf8' }).trim();
     const meta = `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}; data: ${files} files, big file ${(bigBytes / 2 ** 20).toFixed(0)} MiB.${csync2 ? '' : ' csync2: not run.'}`;
-    writeFileSync(f.out, report(f, meta));
-    process.stdout.write(report(f, meta));
+    const text = report(f, meta) + (failed.length ? `\nFailed workloads:\n${failed.map((x) => `- ${x}`).join('\n')}\n` : '');
+    writeFileSync(f.out, text);
+    process.stdout.write(text);
+    if (failed.length) process.exitCode = 1;
   } finally {
     await csync.close();
     await rsync?.stop();

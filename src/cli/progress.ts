@@ -24,6 +24,15 @@ export class Progress {
     this.shown = true;
   }
 
+  /** Check progress: files hashed and bytes under one root (throttled like update()). */
+  check(p: { root: string; files: number; bytes: number }): void {
+    const now = Date.now();
+    if (now - this.lastMs < 100) return;
+    this.lastMs = now;
+    this.write(`\r\u001b[2Kcheck: ${p.root}: ${p.files} files hashed, ${formatBytes(p.bytes)}`);
+    this.shown = true;
+  }
+
   /** Clears the line before the final report is printed. */
   done(): void {
     if (this.shown) this.write('\r\u001b[2K');

@@ -38,13 +38,16 @@ function targetsFor(rt: Runtime, cmd: Command): Target[] {
 export async function commandCheck(rt: Runtime, cmd: Command, io: Io): Promise<number> {
   const targets = targetsFor(rt, cmd);
   const mark = cmd.action === 'mark' || cmd.action === 'force';
+  const progress = io.isTty && !cmd.options.quiet && !cmd.options.json ? new Progress(io.err) : undefined;
   const report = await runCheck(rt.ctx, targets, {
+    ...(progress ? { onProgress: (p: { root: string; files: number; bytes: number }) => progress.check(p) } : {}),
     recursive: cmd.options.recursive || cmd.args.length === 0,
     markAll: mark,
     force: cmd.action === 'force',
     allowMassDelete: cmd.options.allowMassDelete,
     dryRun: cmd.options.dryRun,
   });
+  progress?.done();
   return renderCheck(io, cmd, report);
 }
 

@@ -25,6 +25,9 @@ import type { Runtime, RuntimeOptions } from './runtime.ts';
 import { loadTlsMaterial, startServer } from './server.ts';
 import type { Server } from './server.ts';
 
+/** Delay of the second check of paths the watcher reported (see startWatcher). */
+const SETTLE_RECHECK_MS = 150;
+
 /** Daemon tuning; defaults suit production, tests shorten them. */
 export interface DaemonOptions {
   /** How the config was found, for SIGHUP reloads. */
@@ -58,6 +61,8 @@ export class Daemon {
   private stopping = false;
   private cancelTimers: (() => void)[] = [];
   private cancelRetry: (() => void) | undefined;
+  private cancelSettle: (() => void) | undefined;
+  private settlePaths: string[] | undefined;
   private readonly startedAtMs: number;
 
   constructor(rt: Runtime, opts: DaemonOptions) {
@@ -144,6 +149,17 @@ export class Daemon {
     this.aggregator = new Aggregator(this.rt.ctx.clock, { quietMs: this.opts.quietMs ?? 15, maxDelayMs: this.opts.maxDelayMs ?? 500 }, (paths) => {
       for (const p of paths) this.pendingPaths.add(p);
       this.kick();
+      // The watcher throttles repeated change events of one file; a write that lands inside that
+      // window has no event of its own. Checking the same paths once more a moment later catches it.
+      this.cancelSettle?.();
+      const again = [...(this.settlePaths ?? []), ...paths];
+      this.settlePaths = again;
+      this.cancelSettle = this.rt.ctx.clock.setTimer(() => {
+        this.cancelSettle = undefined;
+        this.settlePaths = undefined;
+        for (const p of again) this.pendingPaths.add(p);
+        this.kick();
+      }, SETTLE_RECHECK_MS);
     });
     const agg = this.aggregator;
     await src.watch(roots, { isIgnored: (abs) => this.isIgnored(abs) }, (e) => agg.add(e.path), (err) => {
@@ -305,6 +321,7 @@ export class Daemon {
     await this.opts.watchSource?.close();
     for (const c of this.cancelTimers) c();
     this.cancelRetry?.();
+    this.cancelSettle?.();
     await this.idle();
     this.pool?.close();
     await this.server?.close();

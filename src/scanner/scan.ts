@@ -49,6 +49,8 @@ export interface ScanOptions {
   readonly nowMs: number;
   /** Let a scan that empties a root record the deletions (`--allow-mass-delete`). */
   readonly allowMassDelete: boolean;
+  /** Called as files are hashed (for progress on a terminal): totals so far. */
+  readonly onHashed?: (files: number, bytes: number) => void;
 }
 
 interface Seen {
@@ -205,6 +207,7 @@ async function metasOf(
   }
   let next = 0;
   let bytesHashed = 0;
+  let filesHashed = 0;
   const worker = async (): Promise<void> => {
     while (next < toHash.length) {
       const i = toHash[next++] as number;
@@ -213,6 +216,7 @@ async function metasOf(
         const hash = await hashFile(opts, entry.abs);
         out[i] = { ...(out[i] as FileMeta), hash };
         bytesHashed += entry.stat.sizeBytes;
+        opts.onHashed?.(++filesHashed, bytesHashed);
       } catch (err) {
         problems.push({ path: entry.path, message: errorText(err) });
         out[i] = undefined;

@@ -26,6 +26,8 @@ export interface CheckOptions {
   readonly force: boolean;
   readonly allowMassDelete: boolean;
   readonly dryRun: boolean;
+  /** Progress for a terminal: entries seen and bytes hashed so far, per target. */
+  readonly onProgress?: (p: { root: string; files: number; bytes: number }) => void;
 }
 
 /** Scans each target, records changes (one transaction per target) and marks dirty rows. */
@@ -45,6 +47,7 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
       self: ctx.view.self,
       nowMs: ctx.clock.nowMs(),
       allowMassDelete: opts.allowMassDelete,
+      ...(opts.onProgress ? { onHashed: (files: number, bytes: number) => opts.onProgress?.({ root: t.absRoot, files, bytes }) } : {}),
     });
     result.changed.forEach((c, i) => ctx.log.debug({ path: c.path, why: result.why[i], version: c.version }, 'Local change'));
     report.problems.push(...result.problems);
