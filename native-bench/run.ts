@@ -83,7 +83,7 @@ async function w1w2(c: Ctx, runs: number): Promise<void> {
       const s = await c.csync2.run(['-x']);
       record('W1 first sync, 1 peer', 'csync2', { ...s, wireBytes: 0 });
       assertSame(c.csync2.root(0), c.csync2.root(1), 'csync2 W1');
-      if (want(c.flags, 'W2')) record('W2 check, nothing changed', 'csync2', { ...(await c.csync2.run(['-cr'])), wireBytes: 0 });
+      if (want(c.flags, 'W2')) record('W2 check, nothing changed (-cr)', 'csync2', { ...(await c.csync2.run(['-cr', c.csync2.root(0)])), wireBytes: 0 });
     }
     await c.csync.wipe();
     cpSync(c.src, c.csync.root('n0'), { recursive: true, preserveTimestamps: true });
@@ -104,7 +104,7 @@ async function w1w2(c: Ctx, runs: number): Promise<void> {
       if (want(c.flags, 'W2')) record('W2 check, nothing changed (-cr)', 'rsync', { ...(await c.rsync.push(c.src, ['--dry-run'])), wireBytes: 0 });
     }
   }
-  rows.push({ workload: 'daemon RSS after receiving W1', tool: 'csync', samples: [{ ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n1'), wireBytes: 0 }], bar: '≤ 200 MB (100,000 files)' });
+  record('daemon RSS after receiving W1', 'csync', { ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n1'), wireBytes: 0 }, '≤ 200 MB (100,000 files)');
 }
 
 /** Touches one file so every tool sees a change (mtime moves on by more than a second for csync2). */
@@ -158,7 +158,7 @@ async function w4(c: Ctx, runs: number): Promise<void> {
     writeFileSync(join(c.csync.root('n0'), 'big.bin'), fd);
     c.csync.resetWire();
     record('W4 1 MiB changed in the middle', 'csync', { ...(await c.csync.cli(['-x', '-q', '-P', 'n1'])), wireBytes: c.csync.wire() }, '≤ 2.5 s, ≤ 1.5 MB on the wire');
-    rows.push({ workload: 'W4 receiver peak RSS', tool: 'csync', samples: [{ ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n1'), wireBytes: 0 }], bar: '≤ 150 MB' });
+    record('W4 receiver peak RSS', 'csync', { ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n1'), wireBytes: 0 }, '≤ 150 MB');
     assertSame(c.csync.root('n0'), c.csync.root('n1'), 'csync W4');
     if (c.rsync) {
       c.rsync.wipe();
