@@ -3,9 +3,9 @@
 // Owns its temp dir, runtimes and servers; startCluster() registers their teardown with after().
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/cli/demo.ts';
 import { runCommand } from '../../src/cli/main.ts';
 import type { Io } from '../../src/cli/output.ts';
 import { silentLogger } from '../../src/core/logger.ts';
@@ -188,17 +188,6 @@ export async function runCli(argv: readonly string[]): Promise<RunResult> {
   return { status, out, err };
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (listen on 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function clusterConfig(c: Cluster, opts: ClusterOptions, ports: readonly number[]): string {
   const q = (s: string): string => JSON.stringify(s);
@@ -263,3 +252,6 @@ export function seededBytes(size: number, seed: number): Buffer {
 export function fileHash(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
+
+/** A port that was free a moment ago on 127.0.0.1 (the demo's helper, re-exported). */
+export { freePort };
