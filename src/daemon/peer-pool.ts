@@ -26,6 +26,7 @@ export class PeerPool {
   private readonly clock: Clock;
   private readonly log: Logger;
   private cancelHeartbeat: (() => void) | undefined;
+  private closed = false;
 
   constructor(connect: Connect, clock: Clock, log: Logger) {
     this.connect = connect;
@@ -46,6 +47,7 @@ export class PeerPool {
 
   /** A Connect for runUpdate: reuses the open channel; its close() only releases it. */
   readonly get: Connect = async (peer) => {
+    if (this.closed) throw new Error('bug: peer pool used after close');
     let p = this.channels.get(peer);
     if (p) {
       const ch = await p.catch(() => undefined);
@@ -56,6 +58,11 @@ export class PeerPool {
     this.channels.set(peer, p);
     try {
       const ch = await p;
+      if (this.closed) {
+        // Connected after close(): nobody will release this link, so close it now.
+        ch.close();
+        throw new Error('peer pool closed while connecting');
+      }
       this.markOk(peer);
       return released(ch);
     } catch (err) {
@@ -108,6 +115,9 @@ export class PeerPool {
   }
 
   private scheduleHeartbeat(): void {
+    // A heartbeat still in flight when close() ran must not arm another timer (it would keep a
+    // stopped daemon's process alive).
+    if (this.closed) return;
     this.cancelHeartbeat = this.clock.setTimer(() => {
       void this.heartbeat().finally(() => this.scheduleHeartbeat());
     }, HEARTBEAT_MS);
@@ -137,6 +147,7 @@ export class PeerPool {
 
   /** Closes every channel and stops heartbeats. */
   close(): void {
+    this.closed = true;
     this.cancelHeartbeat?.();
     for (const peer of [...this.channels.keys()]) this.drop(peer);
   }

@@ -55,6 +55,13 @@ export type Message =
       /** The receiver's state after handling the offer (absent if it has none). */
       readonly state?: WireState;
       readonly reason?: string;
+      /**
+       * Only with result 'need', and always together with `blockHashes`: the receiver has an older
+       * version of the file and asks for a block delta (protocol/README.md §3.1).
+       */
+      readonly blocks?: { readonly blockBytes: number; readonly count: number };
+      /** xxh64 of each of the receiver's `blocks.count` blocks, BLOCK_HASH_BYTES big-endian bytes each. */
+      readonly blockHashes?: Uint8Array;
     }
   | { readonly type: 'data'; readonly id: number; readonly offset: number; readonly last: boolean; readonly bytes: Uint8Array }
   | {
@@ -82,6 +89,15 @@ export type Message =
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Largest content carried inline in an offer or in one data frame. */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
+
+/** Smallest block size of a delta (`offer-reply.blocks.blockBytes`; a power of two). */
+export const MIN_BLOCK_BYTES = 4 * 1024;
+/** Largest block size of a delta: one block always fits one data frame. */
+export const MAX_BLOCK_BYTES = MAX_CHUNK_BYTES;
+/** Most blocks in one delta request: 2 MiB of hashes, half a frame (256 GiB at 1 MiB blocks). */
+export const MAX_BLOCK_COUNT = 256 * 1024;
+/** Bytes of one block hash (xxh64, big-endian). */
+export const BLOCK_HASH_BYTES = 8;
 
 /** Longest node or group name on the wire. */
 export const MAX_NAME_LENGTH = 128;
@@ -113,7 +129,7 @@ const UTF8_ENCODER = new TextEncoder();
 const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
 
 /** The field of each message type that travels as raw bytes after the JSON header. */
-const BINARY_FIELD: Readonly<Partial<Record<string, string>>> = { auth: 'mac', offer: 'content', data: 'bytes' };
+const BINARY_FIELD: Readonly<Partial<Record<string, string>>> = { auth: 'mac', offer: 'content', 'offer-reply': 'blockHashes', data: 'bytes' };
 
 type Raw = Readonly<Record<string, unknown>>;
 
@@ -193,7 +209,7 @@ const FIELDS: Readonly<Record<Message['type'], readonly string[]>> = {
   auth: ['group', 'mac'],
   'auth-result': ['accepted', 'rejected'],
   offer: ['id', 'group', 'root', 'rel', 'state', 'force', 'content'],
-  'offer-reply': ['id', 'result', 'state', 'reason'],
+  'offer-reply': ['id', 'result', 'state', 'reason', 'blocks', 'blockHashes'],
   data: ['id', 'offset', 'last', 'bytes'],
   list: ['id', 'group', 'root', 'rel', 'depth'],
   'list-reply': ['id', 'entries', 'done'],
@@ -268,7 +284,21 @@ function validateOfferReply(m: Raw, id: number): Message {
     result: result as OfferResult,
     ...(m['state'] === undefined ? {} : { state: validateWireState(m['state'], '"offer-reply".state') }),
     ...(m['reason'] === undefined ? {} : { reason: text(m['reason'], '"offer-reply".reason', MAX_TEXT_LENGTH) }),
+    ...validateBlocks(m, result),
   };
+}
+
+/** `blocks` and `blockHashes` of an offer-reply: both or neither, only on 'need', hashes matching the count. */
+function validateBlocks(m: Raw, result: string): { blocks?: { blockBytes: number; count: number }; blockHashes?: Uint8Array } {
+  if (m['blocks'] === undefined && m['blockHashes'] === undefined) return {};
+  if (m['blocks'] === undefined || m['blockHashes'] === undefined) throw invalid('"offer-reply".blocks and .blockHashes must come together');
+  if (result !== 'need') throw invalid('"offer-reply".blocks is only allowed with result "need"');
+  const b = record(m['blocks'], '"offer-reply".blocks', ['blockBytes', 'count']);
+  const blockBytes = integer(b['blockBytes'], '"offer-reply".blocks.blockBytes', MIN_BLOCK_BYTES, MAX_BLOCK_BYTES);
+  if ((blockBytes & (blockBytes - 1)) !== 0) throw invalid('"offer-reply".blocks.blockBytes must be a power of two');
+  const count = integer(b['count'], '"offer-reply".blocks.count', 1, MAX_BLOCK_COUNT);
+  const hashBytes = count * BLOCK_HASH_BYTES;
+  return { blocks: { blockBytes, count }, blockHashes: bytes(m['blockHashes'], '"offer-reply".blockHashes', hashBytes, hashBytes) };
 }
 
 function validateListReply(m: Raw, id: number): Message {
