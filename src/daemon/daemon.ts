@@ -27,6 +27,10 @@ import type { Server } from './server.ts';
 
 /** Delay of the second check of paths the watcher reported (see startWatcher). */
 const SETTLE_RECHECK_MS = 150;
+/** Flushes larger than this are not re-checked (they are bursts, checked as a whole). */
+const SETTLE_MAX_PATHS = 100;
+/** More pending paths than this are checked by walking the roots instead. */
+const BURST_PATHS = 500;
 
 /** Daemon tuning; defaults suit production, tests shorten them. */
 export interface DaemonOptions {
@@ -151,6 +155,8 @@ export class Daemon {
       this.kick();
       // The watcher throttles repeated change events of one file; a write that lands inside that
       // window has no event of its own. Checking the same paths once more a moment later catches it.
+      // (A burst needs no second look: it ends in a full check of the roots, see takeTargets.)
+      if (paths.length > SETTLE_MAX_PATHS) return;
       this.cancelSettle?.();
       const again = [...(this.settlePaths ?? []), ...paths];
       this.settlePaths = again;
@@ -241,7 +247,9 @@ export class Daemon {
   }
 
   private takeTargets(): Target[] {
-    if (this.fullCheck) {
+    // Many paths at once (a burst, an rsync into the tree): one walk of the roots is far cheaper
+    // than checking thousands of paths one by one.
+    if (this.fullCheck || this.pendingPaths.size > BURST_PATHS) {
       this.fullCheck = false;
       this.pendingPaths.clear();
       return allRootTargets(this.rt.view);

@@ -1,0 +1,192 @@
+// runUpdate (sync/update.ts) on node "a" of MEMORY_TOML with a fake OfferChannel that records offers
+// and answers from a script: concurrency across peers, failures per peer, outcomes, dry run, order.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CsyncError } from '../../../src/core/errors.ts';
+import type { LogicalPath, NodeName } from '../../../src/core/types.ts';
+import { runCheck } from '../../../src/sync/check.ts';
+import type { OfferOutcome } from '../../../src/sync/receive.ts';
+import { allRootTargets } from '../../../src/sync/scope.ts';
+import { runUpdate } from '../../../src/sync/update.ts';
+import type { Connect, OfferChannel, OutgoingOffer } from '../../../src/sync/update.ts';
+import { memoryNode } from '../../helpers/fixtures.ts';
+import type { MemoryNode } from '../../helpers/fixtures.ts';
+
+const ROOT = '/data';
+const lp = (rel: string): LogicalPath => `${ROOT}/${rel}` as LogicalPath;
+
+interface Sent {
+  readonly peer: NodeName;
+  readonly offer: OutgoingOffer;
+}
+
+/** Scripted answers: by default every offer is applied. */
+type Script = (peer: NodeName, o: OutgoingOffer) => OfferOutcome | Promise<OfferOutcome>;
+const APPLY_ALL: Script = () => ({ result: 'applied' });
+
+/** A connect() whose channels record every offer into `sent` and answer with `script`. */
+function fakeConnect(sent: Sent[], script: Script = APPLY_ALL, connected: NodeName[] = []): Connect {
+  return async (peer) => {
+    connected.push(peer);
+    const ch: OfferChannel = {
+      peer,
+      sharedGroups: new Set(['g', 'other']),
+      offer: async (offer) => {
+        sent.push({ peer, offer });
+        return script(peer, offer);
+      },
+      close: () => undefined,
+    };
+    return ch;
+  };
+}
+
+async function check(n: MemoryNode): Promise<void> {
+  await runCheck(n.ctx, allRootTargets(n.ctx.view, new Set(['g'])), { recursive: true, markAll: false, force: false, allowMassDelete: true, dryRun: false });
+}
+
+/** Node a with /data/{one.txt, two.txt} checked (group g only): three rows dirty for b and for c. */
+async function setup(t: { after(fn: () => void): void }): Promise<MemoryNode> {
+  const n = await memoryNode('a');
+  t.after(() => n.close());
+  n.mem.writeFileSync(`${ROOT}/one.txt`, 'one');
+  n.mem.writeFileSync(`${ROOT}/two.txt`, 'two');
+  await check(n);
+  return n;
+}
+
+const dirtyPaths = (n: MemoryNode, peer: string): string[] => n.store.listDirty(peer).map((d) => d.path);
+
+describe('runUpdate', () => {
+  it('serves every peer concurrently', { timeout: 10_000 }, async (t) => {
+    const n = await setup(t);
+    // b's first offer waits until c has received one: a sequential update would never finish.
+    let cStarted!: () => void;
+    const cSeen = new Promise<void>((resolve) => {
+      cStarted = resolve;
+    });
+    const sent: Sent[] = [];
+    const reports = await runUpdate(n.ctx, {
+      dryRun: false,
+      connect: fakeConnect(sent, async (peer) => {
+        if (peer === 'c') cStarted();
+        else await cSeen;
+        return { result: 'applied' };
+      }),
+    });
+    assert.deepEqual(reports.map((r) => [r.peer, r.status, r.sent]), [['b', 'ok', 3], ['c', 'ok', 3]]);
+  });
+
+  it('offers each dirty entry with inline content and clears it when applied', async (t) => {
+    const n = await setup(t);
+    const sent: Sent[] = [];
+    const [b] = await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), connect: fakeConnect(sent) });
+    assert.deepEqual(sent.map((s) => s.offer.rel).sort(), ['', 'one.txt', 'two.txt']);
+    const one = sent.find((s) => s.offer.rel === 'one.txt')?.offer;
+    assert.equal(one?.group, 'g');
+    assert.equal(one?.root, ROOT);
+    assert.equal(new TextDecoder().decode(one?.content), 'one');
+    assert.equal(b?.status, 'ok');
+    assert.deepEqual(b?.delivered.slice().sort(), [ROOT, lp('one.txt'), lp('two.txt')]);
+    assert.deepEqual(dirtyPaths(n, 'b'), []);
+    assert.equal(dirtyPaths(n, 'c').length, 3, 'another peer\'s rows are untouched');
+  });
+
+  it('keeps the rows of a peer whose connect throws, with lastError, and still serves the others', async (t) => {
+    const n = await setup(t);
+    const sent: Sent[] = [];
+    const ok = fakeConnect(sent);
+    const reports = await runUpdate(n.ctx, {
+      dryRun: false,
+      connect: async (peer) => {
+        if (peer === 'b') throw new CsyncError('CSYNC_PEER_UNREACHABLE', 'peer "b": connection refused');
+        return ok(peer);
+      },
+    });
+    const b = reports.find((r) => r.peer === 'b');
+    assert.equal(b?.status, 'failed');
+    assert.equal(b?.error?.code, 'CSYNC_PEER_UNREACHABLE');
+    const rows = n.store.listDirty('b');
+    assert.equal(rows.length, 3);
+    for (const r of rows) assert.equal(r.lastError, 'peer "b": connection refused');
+    assert.equal(reports.find((r) => r.peer === 'c')?.status, 'ok');
+    assert.deepEqual(dirtyPaths(n, 'c'), []);
+  });
+
+  it("keeps a row dirty and records a conflict when the peer answers 'conflict'", async (t) => {
+    const n = await setup(t);
+    const sent: Sent[] = [];
+    const theirs = { ...n.store.get(lp('one.txt'))!, version: { b: 1 }, origin: 'b' };
+    const [b] = await runUpdate(n.ctx, {
+      dryRun: false,
+      peers: new Set(['b']),
+      connect: fakeConnect(sent, (_peer, o) => (o.rel === 'one.txt' ? { result: 'conflict', state: theirs } : { result: 'applied' })),
+    });
+    assert.deepEqual(b?.conflicts, [lp('one.txt')]);
+    const rows = n.store.listDirty('b');
+    assert.deepEqual(rows.map((r) => r.path), [lp('one.txt')]);
+    assert.match(rows[0]?.lastError ?? '', /^conflict/);
+    const conflicts = n.store.listConflicts(lp('one.txt'));
+    assert.deepEqual(conflicts.map((c) => [c.peer, c.remote.version]), [['b', { b: 1 }]]);
+  });
+
+  it("keeps a row dirty with the reason when the peer answers 'rejected'", async (t) => {
+    const n = await setup(t);
+    const [b] = await runUpdate(n.ctx, {
+      dryRun: false,
+      peers: new Set(['b']),
+      connect: fakeConnect([], (_p, o) => (o.rel === 'two.txt' ? { result: 'rejected', reason: 'disk full' } : { result: 'applied' })),
+    });
+    assert.deepEqual(b?.failed, [{ path: lp('two.txt'), reason: 'disk full' }]);
+    assert.deepEqual(n.store.listDirty('b').map((r) => [r.path, r.lastError]), [[lp('two.txt'), 'disk full']]);
+  });
+
+  it('sends nothing in a dry run and plans every dirty row', async (t) => {
+    const n = await setup(t);
+    const connected: NodeName[] = [];
+    const reports = await runUpdate(n.ctx, { dryRun: true, connect: fakeConnect([], APPLY_ALL, connected) });
+    assert.deepEqual(connected, []);
+    assert.deepEqual(reports.map((r) => [r.peer, r.status, r.planned.slice().sort()]), [
+      ['b', 'dry-run', [ROOT, lp('one.txt'), lp('two.txt')]],
+      ['c', 'dry-run', [ROOT, lp('one.txt'), lp('two.txt')]],
+    ]);
+    assert.equal(n.store.listDirty().length, 6);
+  });
+
+  it('sends directory deletions after file deletions, deepest first', async (t) => {
+    const n = await memoryNode('a');
+    t.after(() => n.close());
+    n.mem.mkdirpSync(`${ROOT}/d1/d2`);
+    n.mem.writeFileSync(`${ROOT}/d1/d2/f.txt`, 'f');
+    n.mem.writeFileSync(`${ROOT}/d1/g.txt`, 'g');
+    n.mem.writeFileSync(`${ROOT}/keep.txt`, 'k');
+    n.mem.writeFileSync(`${ROOT}/top.txt`, 't');
+    await check(n);
+    await runUpdate(n.ctx, { dryRun: false, connect: fakeConnect([]) });
+    assert.deepEqual(n.store.listDirty(), []);
+    n.mem.removeSync(`${ROOT}/d1`);
+    n.mem.removeSync(`${ROOT}/top.txt`);
+    await check(n);
+    const sent: Sent[] = [];
+    await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), allowMassDelete: true, connect: fakeConnect(sent) });
+    const order = sent.map((s) => s.offer.rel);
+    assert.deepEqual(order.slice(-2), ['d1/d2', 'd1'], JSON.stringify(order));
+    assert.deepEqual(order.slice(0, -2).sort(), ['d1/d2/f.txt', 'd1/g.txt', 'top.txt']);
+    assert.ok(sent.every((s) => s.offer.state.meta.kind === 'deleted'));
+  });
+
+  it('holds back a mass deletion unless allowMassDelete', async (t) => {
+    const n = await memoryNode('a');
+    t.after(() => n.close());
+    for (const name of ['1', '2', '3', '4', '5']) n.mem.writeFileSync(`${ROOT}/${name}`, name);
+    await check(n);
+    await runUpdate(n.ctx, { dryRun: false, connect: fakeConnect([]) });
+    for (const name of ['1', '2', '3', '4']) n.mem.removeSync(`${ROOT}/${name}`);
+    await check(n);
+    const sent: Sent[] = [];
+    const [b] = await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), connect: fakeConnect(sent) });
+    assert.equal(b?.halted[0]?.code, 'CSYNC_SYNC_HALTED_FOR_SAFETY');
+    assert.ok(!sent.some((s) => s.offer.state.meta.kind === 'deleted'));
+    assert.equal(n.store.listDirty('b').filter((r) => n.store.get(r.path)?.meta.kind === 'deleted').length, 4);
+  });
+});
