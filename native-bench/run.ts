@@ -242,14 +242,31 @@ function report(f: Flags, meta: string): string {
 
 let failed: string[] = [];
 
+/** A base port B such that B…B+n-1 and B+100…B+100+n-1 are free on 127.0.0.1 right now. */
+async function freeBase(n: number): Promise<number> {
+  const { createServer } = await import('node:net');
+  const free = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    const ports = Array.from({ length: n }, (_, i) => [base + i, base + 100 + i]).flat();
+    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
+  }
+  throw new Error('no free ports for the bench cluster');
+}
+
 async function main(): Promise<void> {
   const f = parseFlags(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'csync-bench-'));
   const files = f.quick ? 200 : 20_000;
   const bigBytes = f.quick ? 8 << 20 : 1 << 30;
   const runs = f.runs ?? (f.quick ? 1 : 5);
-  const csync = new CsyncCluster(join(dir, 'csync'), ['n0', 'n1', 'n2', 'n3', 'n4'], 41000 + Math.floor(Math.random() * 1000));
-  const rsync = f.rsync ? new RsyncTarget(join(dir, 'rsync'), 43000 + Math.floor(Math.random() * 1000)) : undefined;
+  const csync = new CsyncCluster(join(dir, 'csync'), ['n0', 'n1', 'n2', 'n3', 'n4'], await freeBase(5));
+  const rsync = f.rsync ? new RsyncTarget(join(dir, 'rsync'), await freeBase(1)) : undefined;
   const csync2 = f.csync2 && csync2Available() ? new Csync2Cluster(join(dir, 'csync2')) : undefined;
   try {
     const src = join(dir, 'src');

@@ -18,7 +18,7 @@ describe('native-bench harness (smoke)', () => {
     const benchDirs = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('csync-bench-') && !n.startsWith('csync-bench-smoke-'));
     const before = new Set(benchDirs());
     const r = spawnSync(process.execPath, [RUN, '--quick', '--only', 'W1,W3', '--runs', '1', '--no-csync2', '--no-rsync', '--out', out], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     const table = readFileSync(out, 'utf8');
     assert.match(table, /\| W1 first sync, 1 peer \| csync \| \d+ ms/);
     assert.match(table, /\| W3 -x f, 1 peer \| csync \|/);
