@@ -69,6 +69,17 @@ export function resolveConflict(a: FileState, b: FileState, g: ResolveGroup): Re
   return resolved(c > 0 ? 'a' : 'b', `auto = ${g.policy}`, a, b);
 }
 
+/**
+ * The state two nodes adopt when they hold identical content under concurrent versions: the local
+ * entry's metadata (what is on this disk) with the merged version, and the origin and change time
+ * of the earlier change (ties: the lower node name). Every node picks the same origin whatever
+ * order the merges happen in, so policies keyed on origin (left/right, tie-breaks) agree later.
+ */
+export function mergeIdentical(local: FileState, incoming: FileState): FileState {
+  const earlier = incoming.changedAtMs < local.changedAtMs || (incoming.changedAtMs === local.changedAtMs && incoming.origin < local.origin) ? incoming : local;
+  return { ...local, origin: earlier.origin, changedAtMs: earlier.changedAtMs, version: mergeVersions(local.version, incoming.version) };
+}
+
 function resolved(winner: 'a' | 'b', rule: string, a: FileState, b: FileState): Resolution {
   const w = winner === 'a' ? a : b;
   return { kind: 'resolved', winner, rule, state: { ...w, path: a.path, version: mergeVersions(a.version, b.version) } };

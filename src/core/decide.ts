@@ -7,13 +7,15 @@ import { compareVersions } from './version.ts';
  * - apply: incoming is newer (or forced): write it;
  * - have: local is equal or newer: acknowledge, nothing to do;
  * - merge: concurrent but identical content and metadata: adopt the merged version silently;
- * - conflict: concurrent and different: resolve by policy or hold for the operator.
+ * - conflict: concurrent and different: resolve by policy or hold for the operator; also the same
+ *   version with different content ('diverged'), which csync never produces but must not accept
+ *   silently (a restored store, a bug): it is resolved like any conflict, so nodes converge.
  */
 export type Decision =
   | { readonly kind: 'apply'; readonly reason: 'newer' | 'new-path' | 'forced' }
   | { readonly kind: 'have'; readonly reason: 'equal' | 'older' }
   | { readonly kind: 'merge'; readonly reason: 'identical' }
-  | { readonly kind: 'conflict'; readonly reason: 'concurrent' };
+  | { readonly kind: 'conflict'; readonly reason: 'concurrent' | 'diverged' };
 
 /** Options of decide(). `force` is set when the sender used `csync -f`. */
 export interface DecideOptions {
@@ -29,6 +31,7 @@ export function decide(local: FileState | undefined, incoming: FileState, opts: 
     case 'newer':
       return { kind: 'apply', reason: 'newer' };
     case 'equal':
+      if (!sameContent(local.meta, incoming.meta)) return opts.force ? { kind: 'apply', reason: 'forced' } : { kind: 'conflict', reason: 'diverged' };
       return { kind: 'have', reason: 'equal' };
     case 'older':
       return { kind: 'have', reason: 'older' };

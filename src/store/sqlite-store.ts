@@ -178,6 +178,7 @@ function prepareStatements(db: Database.Database) {
       ON CONFLICT (path, peer) DO UPDATE SET force = max(force, excluded.force), last_error = NULL, marked_at_ms = excluded.marked_at_ms`),
     listDirty: p(`${DIRTY_SELECT} ORDER BY path, peer`),
     listDirtyOfPeer: p(`${DIRTY_SELECT} WHERE peer = ? ORDER BY path`),
+    dirtyPeers: p('SELECT peer FROM dirty WHERE path = ? ORDER BY peer').pluck(true),
     clearDirty: p(`DELETE FROM dirty WHERE path = @path AND peer = @peer
       AND (SELECT version FROM files WHERE files.path = @path) = @version`),
     setDirtyError: p('UPDATE dirty SET last_error = @reason WHERE path = @path AND peer = @peer'),
@@ -323,6 +324,10 @@ export class SqliteStateStore implements StateStore {
       const rows = (peer === undefined ? this.#stmt.listDirty.all() : this.#stmt.listDirtyOfPeer.all(peer)) as DirtySqlRow[];
       return rows.map(dirtyFromRow);
     });
+  }
+
+  dirtyPeers(path: LogicalPath): NodeName[] {
+    return this.#guard(() => `list dirty peers of ${JSON.stringify(path)}`, () => this.#stmt.dirtyPeers.all(path) as NodeName[]);
   }
 
   clearDirty(path: LogicalPath, peer: NodeName, deliveredVersion: VersionVector): boolean {

@@ -84,6 +84,8 @@ export interface StateStore {
   markDirty(path: LogicalPath, peers: readonly NodeName[], opts: { force: boolean; nowMs: number }): void;
   /** Dirty rows, optionally only for one peer, ordered by path. */
   listDirty(peer?: NodeName): DirtyRow[];
+  /** The peers `path` is dirty for (its recorded state not yet delivered to them), sorted. */
+  dirtyPeers(path: LogicalPath): NodeName[];
   /**
    * Clears the dirty row for (path, peer) only if the stored version of `path` still equals
    * `deliveredVersion` (a newer local change keeps it dirty). Returns true if a row was removed.

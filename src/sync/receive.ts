@@ -1,15 +1,15 @@
 // The receiving side of an update (SPEC §4.2, §4.4): validates an offer, re-checks the local entry,
 // decides (core/decide), and applies, holds a conflict, or asks for the content.
 import { CsyncError } from '../core/errors.ts';
-import { decide } from '../core/decide.ts';
-import { resolveConflict } from '../core/conflict.ts';
+import { decide, sameContent } from '../core/decide.ts';
+import { mergeIdentical, resolveConflict } from '../core/conflict.ts';
 import { toRelPath } from '../core/paths.ts';
 import type { FileState, GroupName, NodeName, RelPath } from '../core/types.ts';
 import { logicalPath } from '../core/types.ts';
-import { compareVersions, mergeVersions } from '../core/version.ts';
+import { bumpVersion, compareVersions, mergeVersions } from '../core/version.ts';
 import type { OfferResult } from '../protocol/messages.ts';
 import { toMicros } from '../scanner/scan.ts';
-import { applyDelete, applyDir, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
+import { applyDelete, applyDir, backupIfConfigured, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { GroupCommit } from './group-commit.ts';
 import { runCheck } from './check.ts';
@@ -163,6 +163,7 @@ export class OfferReceiver {
   private async handleLocked(offer: IncomingOffer, t: Target, incoming: FileState, first: (o: OfferOutcome) => void): Promise<OfferOutcome> {
     // An unrecorded local edit must be seen before deciding, or it would be overwritten silently.
     let local = this.ctx.store.get(incoming.path);
+    const before = local;
     let justRecorded = false;
     if (!this.unchangedOnDisk(t, local)) {
       const rescan = await runCheck(this.ctx, [t], { recursive: false, markAll: false, force: false, allowMassDelete: false, dryRun: false });
@@ -172,18 +173,34 @@ export class OfferReceiver {
     }
     const decision = decide(local, incoming, { ignore: t.group.config.ignore, force: offer.force });
     const fields = { peer: this.peer, path: incoming.path, decision: decision.kind, reason: decision.reason };
+    // A receive_only node mirrors: it never wins, never merges its own history into the cluster's,
+    // and takes any version it cannot order exactly as sent (its own content kept as a loser).
+    if (t.group.receiveOnly && (decision.kind === 'merge' || decision.kind === 'conflict')) {
+      const differs = local !== undefined && !sameContent(local.meta, incoming.meta);
+      const kept = differs ? await preserveLoser(this.ctx, t, local as FileState) : undefined;
+      if (differs) this.ctx.log.info({ ...fields, kept, rule: 'receive_only never wins' }, 'Conflict resolved: incoming version wins');
+      return this.applyChange(offer, t, incoming, local, first);
+    }
     switch (decision.kind) {
       case 'have':
         this.ctx.log.debug(fields, 'Already have this version');
         return { result: 'have', ...(local ? { state: local } : {}) };
       case 'merge': {
-        const merged = { ...(local as FileState), version: mergeVersions((local as FileState).version, incoming.version) };
+        // What the re-check just recorded is identical to what the sender distributes: its fresh
+        // version (never sent) is dropped and what this node had before merges with the sender's.
+        // Otherwise both sides' versions merge.
+        const merged = justRecorded
+          ? { ...(local as FileState), origin: incoming.origin, changedAtMs: incoming.changedAtMs, version: before ? mergeVersions(before.version, incoming.version) : incoming.version }
+          : mergeIdentical(local as FileState, incoming);
         this.ctx.store.transaction(() => {
           this.ctx.store.put(merged);
           settleConflicts(this.ctx, merged);
-          // What the re-check just recorded is identical to what the origin is distributing: it is
-          // not a change of this node's to push (e.g. a root directory seen for the first time).
-          if (justRecorded) for (const p of peersFor(this.ctx.view, this.ctx.matchers, merged.path)) this.ctx.store.clearDirty(merged.path, p, merged.version);
+          // The sender adopts the merged version from the reply; other peers need it pushed only
+          // when it holds something the sender's version lacks (what this node had before).
+          if (justRecorded) {
+            const news = compareVersions(merged.version, incoming.version) !== 'equal';
+            for (const p of this.ctx.store.dirtyPeers(merged.path)) if (p === this.peer || !news) this.ctx.store.clearDirty(merged.path, p, merged.version);
+          }
         });
         this.ctx.log.debug(fields, 'Merged identical concurrent versions');
         return { result: 'merged', state: merged };
@@ -191,7 +208,13 @@ export class OfferReceiver {
       case 'conflict':
         return this.resolve(offer, t, local as FileState, incoming, first);
       case 'apply': {
-        const version = decision.reason === 'forced' && local ? mergeVersions(local.version, incoming.version) : incoming.version;
+        const version = decision.reason === 'forced' && local && !t.group.receiveOnly ? mergeVersions(local.version, incoming.version) : incoming.version;
+        // A local change not yet delivered everywhere is about to be replaced (a peer resolved a
+        // conflict against it and its reply was lost, or it was forced): keep it as a loser.
+        if (local !== undefined && !sameContent(local.meta, incoming.meta) && this.ctx.store.dirtyPeers(local.path).length > 0) {
+          const kept = await preserveLoser(this.ctx, t, local);
+          if (kept !== undefined) this.ctx.log.info({ ...fields, kept }, 'Kept undelivered local version before applying');
+        }
         const out = await this.applyChange(offer, t, { ...incoming, version }, local, first);
         this.ctx.log.debug(fields, 'Applied change');
         return out;
@@ -203,7 +226,12 @@ export class OfferReceiver {
     }
   }
 
-  /** A concurrent, different change: resolve by the group's policy, or hold it for the operator. */
+  /**
+   * A concurrent, different change: resolve by the group's policy, or hold it for the operator.
+   * The resolution is a new version of this node's (the merged version, bumped): two nodes that
+   * resolve different pairs never end up with one version naming two contents, and the result
+   * supersedes both sides everywhere, so it is pushed to every peer.
+   */
   private async resolve(offer: IncomingOffer, t: Target, local: FileState, incoming: FileState, first: (o: OfferOutcome) => void): Promise<OfferOutcome> {
     const g = t.group.config;
     const res = resolveConflict(local, incoming, { policy: g.auto, hosts: g.hosts, receiveOnly: g.receiveOnly });
@@ -213,21 +241,27 @@ export class OfferReceiver {
       this.ctx.log.warn(fields, 'Conflict held');
       return { result: 'conflict', state: local };
     }
+    const state: FileState = { ...res.state, version: bumpVersion(res.state.version, this.ctx.view.self) };
+    const peers = peersFor(this.ctx.view, this.ctx.matchers, state.path);
     if (res.winner === 'b') {
       const kept = await preserveLoser(this.ctx, t, local);
-      this.ctx.log.info({ ...fields, winner: this.peer, kept }, 'Conflict resolved: incoming version wins');
-      return this.applyChange(offer, t, res.state, local, first);
+      this.ctx.log.info({ ...fields, winner: this.peer, version: state.version, kept }, 'Conflict resolved: incoming version wins');
+      const out = await this.applyChange(offer, t, state, local, first);
+      if (out.result === 'applied' && peers.length > 0) {
+        this.ctx.store.markDirty(state.path, peers, { force: false, nowMs: this.ctx.clock.nowMs() });
+        this.hooks.dirtied?.();
+      }
+      return out;
     }
     // This node's version wins: it takes the resolved version and will push it to every peer.
     this.ctx.store.transaction(() => {
-      this.ctx.store.put(res.state);
-      this.ctx.store.clearConflicts(res.state.path);
-      const peers = peersFor(this.ctx.view, this.ctx.matchers, res.state.path);
-      if (peers.length > 0) this.ctx.store.markDirty(res.state.path, peers, { force: false, nowMs: this.ctx.clock.nowMs() });
+      this.ctx.store.put(state);
+      this.ctx.store.clearConflicts(state.path);
+      if (peers.length > 0) this.ctx.store.markDirty(state.path, peers, { force: false, nowMs: this.ctx.clock.nowMs() });
     });
-    this.ctx.log.info({ ...fields, winner: this.ctx.view.self }, 'Conflict resolved: local version wins');
+    this.ctx.log.info({ ...fields, winner: this.ctx.view.self, version: state.version }, 'Conflict resolved: local version wins');
     this.hooks.dirtied?.();
-    return { result: 'superseded', state: res.state, reason: res.rule };
+    return { result: 'superseded', state, reason: res.rule };
   }
 
   /**
@@ -259,7 +293,10 @@ export class OfferReceiver {
       this.verifiedAtMs = now;
     }
     t = { ...t, verifiedDirs: this.verifiedDirs };
-    if (meta.kind === 'deleted') await applyDelete(fs, t);
+    if (meta.kind === 'deleted') {
+      if (t.group.receiveOnly) await this.yieldOwnEntries(t);
+      await applyDelete(fs, t);
+    }
     else if (meta.kind === 'dir') await applyDir(fs, t, meta);
     else if (meta.kind === 'symlink') await applySymlink(fs, t, meta);
     else if (local?.meta.kind === 'file' && local.meta.hash === meta.hash && local.meta.sizeBytes === meta.sizeBytes) {
@@ -282,6 +319,41 @@ export class OfferReceiver {
       return settled;
     }
     return { result: 'applied', state: await this.record(t, incoming, { syncParent: false }) };
+  }
+
+  /**
+   * A receive_only node asked to delete a directory: entries below it that only this node has (its
+   * own unrecorded or locally changed entries, which it never sends) would block the deletion for
+   * ever. They are kept as losers (backup or conflicts/) and removed, and their rows forgotten.
+   * Entries that came from peers stay: the deletion is refused as on any node until they are gone.
+   */
+  private async yieldOwnEntries(t: Target): Promise<void> {
+    const fs = this.ctx.fs;
+    const top = t.rel === '' ? t.absRoot : `${t.absRoot}/${t.rel}`;
+    if (fs.lstat(top)?.kind !== 'dir') return;
+    const visit = async (rel: string): Promise<void> => {
+      const abs = `${t.absRoot}/${rel}`;
+      const sub: Target = { ...t, rel: rel as RelPath };
+      const path = logicalPath(t.root, sub.rel);
+      const st = fs.lstat(abs);
+      if (st === undefined) return;
+      if (st.kind === 'dir') for (const name of fs.readdir(abs)) await visit(`${rel}/${name}`);
+      const rec = this.ctx.store.get(path);
+      const own = rec === undefined || rec.origin === this.ctx.view.self || !this.unchangedOnDisk(sub, rec);
+      if (!own) return;
+      if (st.kind === 'dir') {
+        if (fs.readdir(abs).length > 0) return;
+        await fs.rmdir(abs);
+      } else {
+        const loser: FileState = rec ?? { path, meta: { kind: st.kind === 'symlink' ? 'symlink' : 'file', sizeBytes: 0, mtimeNs: 0n, mode: st.mode, uid: st.uid, gid: st.gid }, version: {}, origin: this.ctx.view.self, changedAtMs: this.ctx.clock.nowMs() };
+        const kept = await preserveLoser(this.ctx, sub, { ...loser, origin: this.ctx.view.self });
+        await backupIfConfigured(fs, sub, st);
+        if (fs.lstat(abs) !== undefined) await fs.unlink(abs);
+        this.ctx.log.info({ path, kept }, 'receive_only: removed a local entry that blocked a deletion');
+      }
+      this.ctx.store.remove(path);
+    };
+    for (const name of fs.readdir(top)) await visit(t.rel === '' ? name : `${t.rel}/${name}`);
   }
 
   /**

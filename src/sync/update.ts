@@ -1,7 +1,8 @@
 // The sending side of an update pass (SPEC §4.5): every peer concurrently, many offers in flight per
 // peer, results recorded per entry. Talks to peers only through the OfferChannel port.
 import { CsyncError } from '../core/errors.ts';
-import type { FileState, GroupName, LogicalPath, NodeName, RootId } from '../core/types.ts';
+import type { FileState, GroupName, IgnoredAttr, LogicalPath, NodeName, RootId } from '../core/types.ts';
+import { sameContent, sameMeta } from '../core/decide.ts';
 import { compareVersions, mergeVersions } from '../core/version.ts';
 import type { DirtyRow } from '../store/state-store.ts';
 import { wouldDeleteTooMany } from '../core/safety.ts';
@@ -214,7 +215,12 @@ async function offerOne(
     const outcome = await ch.offer({ ...place.offer, state, force: row.force, ...(content ? { content } : {}) }, () =>
       ctx.fs.readChunks(place.absPath, CHUNK_BYTES),
     );
-    if (outcome.result === 'superseded') await preserveLoser(ctx, place.target, state);
+    // Our version lost a conflict there ('superseded'), or the peer already holds a newer, different
+    // state (after a lost 'superseded' reply that verdict comes back as 'have'): the newer state
+    // will replace ours here, so keep ours as a loser now (a no-op when backups will keep it).
+    if (outcome.result === 'superseded' || (outcome.result === 'have' && outcome.state && supersededBy(state, outcome.state))) {
+      await preserveLoser(ctx, place.target, state);
+    }
     recordOutcome(ctx, ch.peer, state, outcome, report, batch);
   } catch (err) {
     fail(ctx, ch, report, state.path, err instanceof Error ? err.message : String(err));
@@ -296,7 +302,9 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
       report.have++;
       report.delivered.push(sent.path);
       batch.add(() => {
-        if (outcome.result === 'merged' && outcome.state) adoptMergedVersion(ctx, sent, outcome.state);
+        // Merged there, or already held there under a newer version of the same state: take the
+        // peer's version, so a later edit here is not mistaken for a concurrent one.
+        if (outcome.state && (outcome.result === 'merged' || sameMeta(outcome.state.meta, sent.meta, ignoredFor(ctx, sent.path)))) adoptMergedVersion(ctx, sent, outcome.state);
         ctx.store.clearDirty(sent.path, peer, ctx.store.get(sent.path)?.version ?? sent.version);
         ctx.store.clearConflicts(sent.path, peer);
       });
@@ -319,11 +327,22 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
   }
 }
 
+function supersededBy(sent: FileState, theirs: FileState): boolean {
+  return compareVersions(theirs.version, sent.version) === 'newer' && !sameContent(theirs.meta, sent.meta);
+}
+
+function ignoredFor(ctx: SyncContext, path: LogicalPath): readonly IgnoredAttr[] {
+  return targetsOf(ctx.view, ctx.matchers, path)[0]?.group.config.ignore ?? [];
+}
+
 /** The peer merged versions (identical content, or our version won a conflict): merge here too, if nothing changed since. */
 function adoptMergedVersion(ctx: SyncContext, sent: FileState, remote: FileState): void {
   const now = ctx.store.get(sent.path);
   if (!now || compareVersions(now.version, sent.version) !== 'equal' || compareVersions(remote.version, sent.version) === 'equal') return;
-  ctx.store.put({ ...now, version: mergeVersions(now.version, remote.version) });
+  // Identical states also take the peer's origin and change time (mergeIdentical's pick), so every
+  // node orders this state the same way in a later conflict.
+  const same = sameMeta(now.meta, remote.meta, ignoredFor(ctx, sent.path));
+  ctx.store.put({ ...now, version: mergeVersions(now.version, remote.version), ...(same ? { origin: remote.origin, changedAtMs: remote.changedAtMs } : {}) });
 }
 
 function fail(ctx: SyncContext, ch: OfferChannel, report: PeerReport, path: LogicalPath, reason: string): void {

@@ -6,7 +6,8 @@
 import { manualClock } from '../../src/core/clock.ts';
 import type { ManualClock } from '../../src/core/clock.ts';
 import { CsyncError } from '../../src/core/errors.ts';
-import { silentLogger } from '../../src/core/logger.ts';
+import { memoryLogger, silentLogger } from '../../src/core/logger.ts';
+import type { LogFn, LogRecord, Logger } from '../../src/core/logger.ts';
 import { compileMatcher } from '../../src/core/matcher.ts';
 import type { AutoPolicy } from '../../src/core/types.ts';
 import { parseConfig } from '../../src/config/parse.ts';
@@ -96,6 +97,18 @@ export interface SimOptions {
   readonly nodes: readonly string[];
   readonly policy: AutoPolicy;
   readonly receiveOnly?: readonly string[];
+  /** Keep backup generations under BACKUP (default true); without, losers go to CONFLICTS. */
+  readonly backups?: boolean;
+}
+
+/**
+ * A message fault on a link, from the (after+1)-th offer of an update pass on: 'lose-reply' delivers
+ * the offer and loses the answer; 'drop' loses the offer itself; 'duplicate' delivers it twice.
+ * The sender sees an error for lost messages, keeps the row dirty and offers it again later.
+ */
+export interface Fault {
+  readonly kind: 'lose-reply' | 'drop' | 'duplicate';
+  readonly after: number;
 }
 
 /** A simulated node. */
@@ -142,7 +155,9 @@ export class SimCluster {
     const fs = new AuditingFileSystem(mem, (p) => p.startsWith(`${ROOT}/`), (path, content) => this.replaced.push({ node: name, path, content }));
     const store = SqliteStateStore.open(':memory:');
     const matchers = new Map<string, GroupMatcher>([...view.groups].map(([g, ng]) => [g, compileMatcher(ng.config.exclude)]));
-    const ctx: SyncContext = { view, fs, store, hasher, clock: this.clock, log: silentLogger, matchers, conflictDir: CONFLICTS };
+    // CSYNC_SIM_DEBUG=1 prints every node's log records (for replaying a failing history).
+    const log = process.env['CSYNC_SIM_DEBUG'] ? debugLogger(name) : silentLogger;
+    const ctx: SyncContext = { view, fs, store, hasher, clock: this.clock, log, matchers, conflictDir: CONFLICTS };
     const rt: Runtime = { ctx, view, store, stateDir: '/state', log: silentLogger, keys: new Map([['g', KEY]]), close: () => store.close() };
     return { name, fs: mem, rt, locks: new PathLocks() };
   }
@@ -179,20 +194,22 @@ export class SimCluster {
    * `loseRepliesAfter: k`, every offer after the k-th on a link is delivered but its reply is lost
    * (the sender sees an error, keeps the row dirty and will offer it again: a duplicate).
    */
-  async update(name: string, peers?: readonly string[], opts: { loseRepliesAfter?: number } = {}): Promise<PeerReport[]> {
+  async update(name: string, peers?: readonly string[], opts: { loseRepliesAfter?: number; fault?: Fault } = {}): Promise<PeerReport[]> {
     const n = this.node(name);
+    const fault: Fault | undefined = opts.fault ?? (opts.loseRepliesAfter === undefined ? undefined : { kind: 'lose-reply', after: opts.loseRepliesAfter });
     return runUpdate(n.rt.ctx, {
       connect: async (peer) => {
         const ch = await this.connect(name, peer);
-        const limit = opts.loseRepliesAfter;
-        if (limit === undefined) return ch;
+        if (fault === undefined) return ch;
         let sent = 0;
         return {
           ...ch,
           offer: async (o, content) => {
-            const out = await ch.offer(o, content);
-            if (++sent > limit) throw new CsyncError('CSYNC_PEER_UNREACHABLE', 'reply lost (simulated)');
-            return out;
+            if (++sent <= fault.after) return ch.offer(o, content);
+            if (fault.kind === 'drop') throw new CsyncError('CSYNC_PEER_UNREACHABLE', 'offer lost (simulated)');
+            await ch.offer(o, content);
+            if (fault.kind === 'lose-reply') throw new CsyncError('CSYNC_PEER_UNREACHABLE', 'reply lost (simulated)');
+            return ch.offer(o, content);
           },
         };
       },
@@ -262,6 +279,19 @@ export class SimCluster {
   }
 }
 
+function debugLogger(node: string): Logger {
+  const records: LogRecord[] = [];
+  const base = memoryLogger(records, { node });
+  const print = (): void => {
+    for (const r of records.splice(0)) process.stderr.write(`${JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+  };
+  const wrap = (fn: LogFn): LogFn => (f, m) => {
+    fn(f, m);
+    print();
+  };
+  return { ...base, debug: wrap(base.debug), info: wrap(base.info), warn: wrap(base.warn), error: wrap(base.error) };
+}
+
 const KEY = new TextEncoder().encode('sim-group-key-of-at-least-thirty-two-bytes');
 
 function configText(opts: SimOptions): string {
@@ -276,8 +306,7 @@ function configText(opts: SimOptions): string {
     'key = "/keys/g.key"',
     `include = ["${ROOT}"]`,
     `auto = "${opts.policy}"`,
-    `backup_dir = "${BACKUP}"`,
-    'backup_generations = 1000',
+    ...(opts.backups === false ? [] : [`backup_dir = "${BACKUP}"`, 'backup_generations = 1000']),
     '',
   ].join('\n');
 }

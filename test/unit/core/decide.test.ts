@@ -18,6 +18,7 @@ const HAVE_EQUAL: Decision = { kind: 'have', reason: 'equal' };
 const HAVE_OLDER: Decision = { kind: 'have', reason: 'older' };
 const MERGE: Decision = { kind: 'merge', reason: 'identical' };
 const CONFLICT: Decision = { kind: 'conflict', reason: 'concurrent' };
+const DIVERGED: Decision = { kind: 'conflict', reason: 'diverged' };
 
 interface Row {
   readonly description: string;
@@ -38,7 +39,9 @@ const ROWS: readonly Row[] = [
   { description: 'a newer deletion is applied', local: state(F1, { a: 1 }), incoming: state(GONE, { a: 2 }), opts: PLAIN, expected: APPLY_NEWER },
   { description: 'a newer re-creation over a tombstone is applied', local: state(GONE, { a: 2 }), incoming: state(F1, { a: 3 }), opts: PLAIN, expected: APPLY_NEWER },
   { description: 'the same version is already here', local: state(F1, { a: 1 }), incoming: state(F1, { a: 1 }), opts: PLAIN, expected: HAVE_EQUAL },
-  { description: 'the same version with different metadata is still "have" (versions decide)', local: state(F1, { a: 1 }), incoming: state(F2, { a: 1 }), opts: PLAIN, expected: HAVE_EQUAL },
+  { description: 'the same version with only other metadata is still "have" (versions decide)', local: state(F1, { a: 1 }), incoming: state(F1_CHMOD, { a: 1 }), opts: PLAIN, expected: HAVE_EQUAL },
+  { description: 'the same version with different content is a conflict (diverged, never accepted silently)', local: state(F1, { a: 1 }), incoming: state(F2, { a: 1 }), opts: PLAIN, expected: DIVERGED },
+  { description: 'the same version with different content is applied when forced', local: state(F1, { a: 1 }), incoming: state(F2, { a: 1 }), opts: FORCED, expected: APPLY_FORCED },
   { description: 'an older version is not applied', local: state(F2, { a: 2 }), incoming: state(F1, { a: 1 }), opts: PLAIN, expected: HAVE_OLDER },
   { description: 'an older version is not applied even when forced', local: state(F2, { a: 2 }), incoming: state(F1, { a: 1 }), opts: FORCED, expected: HAVE_OLDER },
   { description: 'concurrent identical files merge', local: state(F1, ON_A), incoming: state(F1, ON_B), opts: PLAIN, expected: MERGE },
