@@ -2,7 +2,7 @@
 // inbound connection with an OfferReceiver. Composition only: the logic lives in net/ and sync/.
 import { CsyncError } from '../core/errors.ts';
 import type { GroupName, LogicalPath, NodeName } from '../core/types.ts';
-import { fromWireState, toWireState } from '../protocol/messages.ts';
+import { BLOCK_HASH_BYTES, fromWireState, toWireState } from '../protocol/messages.ts';
 import type { Message } from '../protocol/messages.ts';
 import { PeerLink } from '../net/peer-link.ts';
 import type { InboundRequest } from '../net/peer-link.ts';
@@ -13,6 +13,7 @@ import { OfferReceiver } from '../sync/receive.ts';
 import type { OfferOutcome, ReceiverHooks } from '../sync/receive.ts';
 import type { OfferChannel, OutgoingOffer } from '../sync/update.ts';
 import type { PathLocks } from '../sync/path-locks.ts';
+import { allBlocks } from '../sync/delta.ts';
 import { ListServer } from './compare-link.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -93,23 +94,45 @@ function channelOver(link: PeerLink, peer: NodeName, shared: ReadonlySet<GroupNa
       const reply = await link.request({ type: 'ping' });
       if (reply.type !== 'pong') throw new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `expected pong, got ${reply.type}`);
     },
-    offer: async (o, content) => {
+    offer: async (o, content, delta) => {
       let reply = await link.request({
         type: 'offer', group: o.group, root: o.root, rel: o.rel, state: toWireState(o.state), force: o.force,
         ...(o.content ? { content: o.content } : {}),
       });
+      let streamed = 0;
       if (reply.type === 'offer-reply' && reply.result === 'need') {
         const id = reply.id;
         const final = link.awaitReply(id);
-        let offset = 0;
-        for await (const bytes of content()) {
-          await link.send({ type: 'data', id, offset, last: false, bytes });
-          offset += bytes.length;
+        try {
+          if (reply.blocks && reply.blockHashes) {
+            // The peer has an older copy: send only the blocks that differ (or, without a delta
+            // source, every block: always valid).
+            const sig = { blockBytes: reply.blocks.blockBytes, hashes: reply.blockHashes };
+            let end = 0;
+            for await (const b of delta ? delta(sig) : allBlocks(content())) {
+              await link.send({ type: 'data', id, offset: b.offset, last: false, bytes: b.bytes });
+              end = b.offset + b.bytes.length;
+              streamed += b.bytes.length;
+            }
+            await link.send({ type: 'data', id, offset: Math.max(end, o.state.meta.sizeBytes), last: true, bytes: EMPTY });
+          } else {
+            let offset = 0;
+            for await (const bytes of content()) {
+              await link.send({ type: 'data', id, offset, last: false, bytes });
+              offset += bytes.length;
+            }
+            streamed = offset;
+            await link.send({ type: 'data', id, offset, last: true, bytes: EMPTY });
+          }
+        } catch (err) {
+          final.catch(() => undefined);
+          throw err;
         }
-        await link.send({ type: 'data', id, offset, last: true, bytes: EMPTY });
+        // Streaming a large file takes its time: the reply timeout starts after the last frame.
+        link.restartTimer(id);
         reply = await final;
       }
-      return outcomeOf(reply, o);
+      return { ...outcomeOf(reply, o), contentBytes: streamed + (o.content?.length ?? 0) };
     },
   };
 }
@@ -171,5 +194,6 @@ function replyOf(id: number, out: OfferOutcome): Message {
     type: 'offer-reply', id, result: out.result,
     ...(out.state ? { state: toWireState(out.state) } : {}),
     ...(out.reason !== undefined ? { reason: out.reason.slice(0, 1000) } : {}),
+    ...(out.blocks ? { blocks: { blockBytes: out.blocks.blockBytes, count: out.blocks.hashes.length / BLOCK_HASH_BYTES }, blockHashes: out.blocks.hashes } : {}),
   };
 }

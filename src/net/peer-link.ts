@@ -421,6 +421,17 @@ export class PeerLink {
 
   // ---- pending requests and closing ---------------------------------------------------------------
 
+  /**
+   * Restarts the reply timeout of an awaited id (e.g. after the last data frame of a transfer: the
+   * time spent streaming does not count against the reply).
+   */
+  restartTimer(id: number): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    p.cancelTimer();
+    p.cancelTimer = this.startTimer(id, p.opts);
+  }
+
   private waitFor(id: number, requestType: RequestMessage['type'] | undefined, opts: RequestOptions): Promise<ReplyMessage> {
     if (this.pending.has(id)) throw new Error(`bug: a reply to request ${id} is already awaited`);
     return new Promise<ReplyMessage>((resolve, reject) => {

@@ -11,6 +11,8 @@ import type { OfferResult } from '../protocol/messages.ts';
 import { toMicros } from '../scanner/scan.ts';
 import { applyDelete, applyDir, backupIfConfigured, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
 import { AsyncQueue } from './async-queue.ts';
+import { deltaSignatures, reconstruct } from './delta.ts';
+import type { BlockSignatures, DeltaBlock } from './delta.ts';
 import { GroupCommit } from './group-commit.ts';
 import { runCheck } from './check.ts';
 import type { SyncContext } from './context.ts';
@@ -35,10 +37,16 @@ export interface OfferOutcome {
   readonly result: OfferResult;
   readonly state?: FileState;
   readonly reason?: string;
+  /** With 'need': the receiver's block hashes of its current file; send only the changed blocks. */
+  readonly blocks?: BlockSignatures;
+  /** Sender side: content bytes the channel actually sent for this offer (inline or streamed). */
+  readonly contentBytes?: number;
 }
 
 interface Transfer {
-  readonly queue: AsyncQueue<Uint8Array>;
+  readonly queue: AsyncQueue<DeltaBlock>;
+  /** Delta transfer: offsets may skip ranges (the old file fills them); else they are contiguous. */
+  readonly delta: boolean;
   readonly done: Promise<OfferOutcome>;
   nextOffset: number;
   /** Cancels the idle timer; re-armed on every data frame. */
@@ -115,11 +123,11 @@ export class OfferReceiver {
     const tr = this.transfers.get(data.id);
     if (tr === undefined) return data.last ? { result: 'rejected', reason: 'no transfer with this id' } : undefined;
     this.armIdle(data.id, tr);
-    if (data.offset !== tr.nextOffset) {
-      tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data at offset ${data.offset}, expected ${tr.nextOffset}`));
+    if (tr.delta ? data.offset < tr.nextOffset : data.offset !== tr.nextOffset) {
+      tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data at offset ${data.offset}, expected ${tr.delta ? 'at least ' : ''}${tr.nextOffset}`));
     } else {
-      tr.nextOffset += data.bytes.length;
-      if (data.bytes.length > 0) tr.queue.push(data.bytes);
+      tr.nextOffset = data.offset + data.bytes.length;
+      if (data.bytes.length > 0) tr.queue.push({ offset: data.offset, bytes: data.bytes });
       if (data.last) tr.queue.end();
     }
     // Hold this frame's handler until the writer has caught up: PeerLink then stops reading.
@@ -305,13 +313,17 @@ export class OfferReceiver {
       await applyFile(this.ctx, t, meta, [offer.content], { syncDir: false });
       return { result: 'applied', state: await this.record(t, incoming, { syncParent: true }) };
     } else {
-      const queue = new AsyncQueue<Uint8Array>();
-      const done = applyFile(this.ctx, t, meta, queue, { syncDir: false }).then(() => this.record(t, incoming, { syncParent: true }));
+      // A large file already here: ask for the blocks that differ and rebuild from the old file.
+      const abs = t.rel === '' ? t.absRoot : `${t.absRoot}/${t.rel}`;
+      const blocks = local?.meta.kind === 'file' ? await deltaSignatures(fs, this.ctx.hasher, abs, meta.sizeBytes) : undefined;
+      const queue = new AsyncQueue<DeltaBlock>();
+      const content = blocks ? reconstruct(fs, abs, meta.sizeBytes, queue) : bytesOf(queue);
+      const done = applyFile(this.ctx, t, meta, content, { syncDir: false }).then(() => this.record(t, incoming, { syncParent: true }));
       const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => ({ result: 'rejected' as const, reason: reasonOf(err) }));
-      const tr: Transfer = { queue, done: settled, nextOffset: 0, cancelIdle: () => undefined };
+      const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, nextOffset: 0, cancelIdle: () => undefined };
       this.armIdle(offer.id, tr);
       this.transfers.set(offer.id, tr);
-      first({ result: 'need' });
+      first(blocks ? { result: 'need', blocks } : { result: 'need' });
       void settled.finally(() => {
         tr.cancelIdle();
         this.transfers.delete(offer.id);
@@ -384,6 +396,10 @@ export function settleConflicts(ctx: SyncContext, state: FileState): void {
     const order = compareVersions(state.version, c.remote.version);
     if (order === 'newer' || order === 'equal') ctx.store.clearConflicts(state.path, c.peer);
   }
+}
+
+async function* bytesOf(blocks: AsyncIterable<DeltaBlock>): AsyncIterable<Uint8Array> {
+  for await (const b of blocks) yield b.bytes;
 }
 
 function unsafe(message: string): CsyncError {

@@ -10,6 +10,8 @@ import type { SyncContext } from './context.ts';
 import type { OfferOutcome } from './receive.ts';
 import { relOf, targetsOf } from './scope.ts';
 import { preserveLoser } from './losers.ts';
+import { changedBlocks } from './delta.ts';
+import type { BlockSignatures, DeltaBlock } from './delta.ts';
 
 /** An offer as the sender builds it. */
 export interface OutgoingOffer {
@@ -27,9 +29,10 @@ export interface OfferChannel {
   readonly sharedGroups: ReadonlySet<GroupName>;
   /**
    * Sends an offer and resolves with the final outcome. When the peer answers 'need', the channel
-   * streams `content()` and resolves with the reply that follows the last chunk.
+   * streams `content()` and resolves with the reply that follows the last chunk; when the peer
+   * sends block hashes of its older copy, it streams `delta(hashes)` (only the changed blocks).
    */
-  offer(o: OutgoingOffer, content: () => AsyncIterable<Uint8Array>): Promise<OfferOutcome>;
+  offer(o: OutgoingOffer, content: () => AsyncIterable<Uint8Array>, delta?: (remote: BlockSignatures) => AsyncIterable<DeltaBlock>): Promise<OfferOutcome>;
   /** Releases the channel (a pooled channel stays open for the next pass). */
   close(): void;
   /** False once the underlying link has closed (pooled channels are then replaced). */
@@ -212,8 +215,10 @@ async function offerOne(
   }
   try {
     const content = await inlineContent(ctx, place.absPath, state);
-    const outcome = await ch.offer({ ...place.offer, state, force: row.force, ...(content ? { content } : {}) }, () =>
-      ctx.fs.readChunks(place.absPath, CHUNK_BYTES),
+    const outcome = await ch.offer(
+      { ...place.offer, state, force: row.force, ...(content ? { content } : {}) },
+      () => ctx.fs.readChunks(place.absPath, CHUNK_BYTES),
+      (remote) => changedBlocks(ctx.fs, ctx.hasher, place.absPath, remote),
     );
     // Our version lost a conflict there ('superseded'), or the peer already holds a newer, different
     // state (after a lost 'superseded' reply that verdict comes back as 'have'): the newer state
@@ -281,7 +286,7 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
     case 'applied':
       report.sent++;
       report.delivered.push(sent.path);
-      report.bytes += sent.meta.kind === 'file' ? sent.meta.sizeBytes : 0;
+      report.bytes += outcome.contentBytes ?? (sent.meta.kind === 'file' ? sent.meta.sizeBytes : 0);
       batch.add(() => {
         // An auto-resolved conflict comes back with a version superseding both: adopt it.
         if (outcome.state && compareVersions(outcome.state.version, sent.version) !== 'equal') {

@@ -204,12 +204,12 @@ export class SimCluster {
         let sent = 0;
         return {
           ...ch,
-          offer: async (o, content) => {
-            if (++sent <= fault.after) return ch.offer(o, content);
+          offer: async (o, content, delta) => {
+            if (++sent <= fault.after) return ch.offer(o, content, delta);
             if (fault.kind === 'drop') throw new CsyncError('CSYNC_PEER_UNREACHABLE', 'offer lost (simulated)');
-            await ch.offer(o, content);
+            await ch.offer(o, content, delta);
             if (fault.kind === 'lose-reply') throw new CsyncError('CSYNC_PEER_UNREACHABLE', 'reply lost (simulated)');
-            return ch.offer(o, content);
+            return ch.offer(o, content, delta);
           },
         };
       },

@@ -57,6 +57,24 @@ describe('three nodes over TLS, driven by csync -x', () => {
     for (const n of PEERS) assert.deepEqual(c.snapshot(n), c.snapshot('a'));
   });
 
+  it('sends only the changed blocks of a large file changed in the middle, and the peers rebuild it exactly', async () => {
+    const big = join(c.root('a'), 'big.bin');
+    const bytes = readFileSync(big);
+    bytes.set(seededBytes(300 * 1024, 51), 20 * MIB);
+    writeFileSync(big, bytes);
+    const r = await c.run('a', '-x');
+    assert.equal(r.status, 0, r.out + r.err);
+    const want = fileHash(big);
+    for (const n of PEERS) assert.equal(fileHash(join(c.root(n), 'big.bin')), want, `${n} has the same bytes`);
+    // 300 KiB over 64 KiB blocks touches at most 6 blocks: 384 KiB per peer, not 50 MiB.
+    for (const n of PEERS) {
+      const m = new RegExp(`^${n}: sent 1,.* ([0-9.]+) (B|KiB|MiB) in`, 'm').exec(r.out);
+      assert.ok(m, r.out);
+      const kib = Number(m[1]) * ({ B: 1 / 1024, KiB: 1, MiB: 1024 } as Record<string, number>)[m[2] as string]!;
+      assert.ok(kib > 0 && kib <= 384, `${n}: ${kib} KiB sent for a 300 KiB change`);
+    }
+  });
+
   it('deletes a file and a whole directory tree on every peer', async () => {
     unlinkSync(join(c.root('a'), 'empty'));
     rmSync(join(c.root('a'), 'l1'), { recursive: true });
