@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CsyncCluster } from './lib/csync.ts';
 import { RsyncTarget } from './lib/rsync.ts';
-import { Csync2Cluster, csync2Available } from './lib/csync2.ts';
+import { Csync2Cluster, csync2Available, debianTool } from './lib/csync2.ts';
 import { makeTree, put, seededBytes, stats, treeDigest } from './lib/util.ts';
 import type { Sample } from './lib/util.ts';
 
@@ -117,18 +117,25 @@ function touchOne(root: string, i: number): string {
 }
 
 async function w3(c: Ctx, runs: number): Promise<void> {
+  // The hook case: n0 runs a daemon (watcher off) and the CLI hands `-m`, `-u`, `-x` to it over its
+  // control socket. The same commands with CSYNC_NO_DAEMON=1 are the CLI doing all the work alone.
+  await c.csync.ensureDaemons(['n1', 'n0']);
+  await c.csync.cli(['-u', '-q', '-P', 'n1'], [2]);
+  const alone = { CSYNC_NO_DAEMON: '1' };
   for (let i = 0; i < runs; i++) {
-    const rel = touchOne(c.csync.root('n0'), i);
-    const abs = join(c.csync.root('n0'), rel);
-    c.csync.resetWire();
-    const m = await c.csync.cli(['-m', abs, '-q']);
-    const u = await c.csync.cli(['-u', '-q', '-P', 'n1']);
-    record('W3 -m f && -u, 1 peer', 'csync', { ms: m.ms + u.ms, rssKb: Math.max(m.rssKb, u.rssKb), wireBytes: c.csync.wire() }, '≤ 130 ms');
-    const rel2 = touchOne(c.csync.root('n0'), i + 100);
-    c.csync.resetWire();
-    const x = await c.csync.cli(['-x', join(c.csync.root('n0'), rel2), '-q', '-P', 'n1']);
-    record('W3 -x f, 1 peer', 'csync', { ...x, wireBytes: c.csync.wire() }, '≤ 80 ms');
-    assertSame(c.csync.root('n0'), c.csync.root('n1'), 'csync W3');
+    for (const [suffix, env, bars] of [['', {}, ['≤ 130 ms', '≤ 80 ms']], [' (CLI alone, no daemon)', alone, ['', '']]] as const) {
+      const rel = touchOne(c.csync.root('n0'), i);
+      const abs = join(c.csync.root('n0'), rel);
+      c.csync.resetWire();
+      const m = await c.csync.cli(['-m', abs, '-q'], [], env);
+      const u = await c.csync.cli(['-u', '-q', '-P', 'n1'], [], env);
+      record(`W3 -m f && -u, 1 peer${suffix}`, 'csync', { ms: m.ms + u.ms, rssKb: Math.max(m.rssKb, u.rssKb), wireBytes: c.csync.wire() }, bars[0]);
+      const rel2 = touchOne(c.csync.root('n0'), i + 100);
+      c.csync.resetWire();
+      const x = await c.csync.cli(['-x', join(c.csync.root('n0'), rel2), '-q', '-P', 'n1'], [], env);
+      record(`W3 -x f, 1 peer${suffix}`, 'csync', { ...x, wireBytes: c.csync.wire() }, bars[1]);
+      assertSame(c.csync.root('n0'), c.csync.root('n1'), 'csync W3');
+    }
     if (c.csync2) {
       const r2 = touchOne(c.csync2.root(0), i);
       const cm = await c.csync2.run(['-m', join(c.csync2.root(0), r2)]);
@@ -142,6 +149,7 @@ async function w3(c: Ctx, runs: number): Promise<void> {
       void r;
     }
   }
+  await c.csync.stopDaemonsOf(['n0']);
 }
 
 async function w4(c: Ctx, runs: number): Promise<void> {
@@ -266,7 +274,7 @@ async function main(): Promise<void> {
   const bigBytes = f.quick ? 8 << 20 : 1 << 30;
   const runs = f.runs ?? (f.quick ? 1 : 5);
   const csync = new CsyncCluster(join(dir, 'csync'), ['n0', 'n1', 'n2', 'n3', 'n4'], await freeBase(5));
-  const rsync = f.rsync ? new RsyncTarget(join(dir, 'rsync'), await freeBase(1)) : undefined;
+  const rsync = f.rsync && debianTool('rsync') ? new RsyncTarget(join(dir, 'rsync'), await freeBase(1)) : undefined;
   const csync2 = f.csync2 && csync2Available() ? new Csync2Cluster(join(dir, 'csync2')) : undefined;
   try {
     const src = join(dir, 'src');

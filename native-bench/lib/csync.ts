@@ -123,8 +123,29 @@ export class CsyncCluster {
   }
 
   /** Runs the CLI as the sender n0 (through the proxies). */
-  cli(args: readonly string[], okCodes: readonly number[] = []): Promise<{ ms: number; rssKb: number; out: string }> {
-    return timed(process.execPath, [CSYNC_BIN, '-C', join(this.dir, 'send.toml'), '-N', this.nodes[0] as string, ...args], { okCodes });
+  cli(args: readonly string[], okCodes: readonly number[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; rssKb: number; out: string }> {
+    return timed(process.execPath, [CSYNC_BIN, '-C', join(this.dir, 'send.toml'), '-N', this.nodes[0] as string, ...args], { okCodes, env });
+  }
+
+  /** Starts the daemons of those `nodes` that are not running. */
+  async ensureDaemons(nodes: readonly string[]): Promise<void> {
+    const missing = nodes.filter((n) => !this.daemons.has(n));
+    if (missing.length > 0) await this.startDaemons({ nodes: missing });
+  }
+
+  /** Stops the daemons of `nodes` only. */
+  async stopDaemonsOf(nodes: readonly string[]): Promise<void> {
+    await Promise.all(nodes.map(async (n) => {
+      const c = this.daemons.get(n);
+      if (!c) return;
+      if (c.exitCode === null && c.signalCode === null) {
+        const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+        c.kill('SIGTERM');
+        await exited;
+      }
+      children.delete(c);
+      this.daemons.delete(n);
+    }));
   }
 
   async close(): Promise<void> {

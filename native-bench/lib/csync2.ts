@@ -13,10 +13,18 @@ const PORT = 30865;
 
 /** True when csync2 is installed (the harness tries `apt-get install csync2` first). */
 export function csync2Available(): boolean {
-  if (spawnSync('sh', ['-c', 'command -v csync2']).status !== 0) {
-    spawnSync('sh', ['-c', 'apt-get install -y csync2 >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y csync2 >/dev/null 2>&1)']);
+  return debianTool('csync2');
+}
+
+/**
+ * True when `name` is on the PATH, after trying to install the Debian package of that name when it
+ * is missing (as root; `apt-get update` only if the first install fails).
+ */
+export function debianTool(name: string): boolean {
+  if (spawnSync('sh', ['-c', `command -v ${name}`]).status !== 0) {
+    spawnSync('sh', ['-c', `apt-get install -y ${name} >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y ${name} >/dev/null 2>&1)`]);
   }
-  return spawnSync('sh', ['-c', 'command -v csync2']).status === 0;
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
 
 /** A two-node csync2 cluster. */

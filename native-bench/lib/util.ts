@@ -44,8 +44,9 @@ export class CountingProxy {
 
   /** `localAddress`: source address towards the target (csync2 identifies peers by address). */
   async start(listenPort: number, targetPort: number, targetHost = '127.0.0.1', listenHost = '127.0.0.1', localAddress?: string): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect({ port: targetPort, host: targetHost, ...(localAddress ? { localAddress } : {}) });
+    // noDelay both ways: Nagle would hold small frames ~40 ms and time the proxy, not the tool.
+    this.server = createServer({ noDelay: true }, (client) => {
+      const upstream = connect({ port: targetPort, host: targetHost, noDelay: true, ...(localAddress ? { localAddress } : {}) });
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));

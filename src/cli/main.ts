@@ -6,7 +6,7 @@ import { renderError } from './output.ts';
 import { commandConfigCheck, commandImportCsync2, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
 import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate, commandCompare } from './sync-commands.ts';
 import { makeCliLogger, makeDaemonLogger } from '../daemon/log.ts';
-import { openRuntime } from '../daemon/runtime.ts';
+import { locateNode, openRuntime } from '../daemon/runtime.ts';
 import type { Runtime } from '../daemon/runtime.ts';
 
 /** The package version printed by --version. */
@@ -109,9 +109,12 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
     case 'daemon': {
       const { runDaemon } = await import('../daemon/daemon.ts');
       const { ChokidarSource } = await import('../watcher/chokidar-source.ts');
+      const { handoffHandler } = await import('./handoff.ts');
+      const identity = locateNode({ configPath: cmd.options.config, nodeName: cmd.options.node });
       return runDaemon(rt, {
         runtimeOptions: { configPath: cmd.options.config, nodeName: cmd.options.node, stateDir: cmd.options.stateDir, checkKeys: true, log: rt.log },
         watchSource: new ChokidarSource(),
+        control: (d) => handoffHandler(d, identity),
       });
     }
     case 'restore':

@@ -11,7 +11,7 @@ import type { CheckReport } from '../sync/check.ts';
 import { allRootTargets, logicalOf, targetsForUserPath, targetsOf } from '../sync/scope.ts';
 import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
-import type { PeerReport } from '../sync/update.ts';
+import type { Connect, PeerReport } from '../sync/update.ts';
 import { ActionExecutor } from '../actions/executor.ts';
 import { ChildProcessRunner } from '../actions/child-process-runner.ts';
 import { localDelivered } from '../daemon/action-batcher.ts';
@@ -22,6 +22,12 @@ import { Progress } from './progress.ts';
 import { connectPeer } from '../daemon/peers.ts';
 import { loadTlsMaterial } from '../daemon/server.ts';
 import type { Runtime } from '../daemon/runtime.ts';
+
+/** A command run inside the daemon (handed over on its control socket): its links and reports. */
+export interface DaemonVia {
+  readonly connect: Connect;
+  noteReports(reports: readonly PeerReport[]): void;
+}
 
 function groupFilter(cmd: Command): Set<string> | undefined {
   return cmd.options.groups ? new Set(cmd.options.groups) : undefined;
@@ -62,13 +68,13 @@ function renderCheck(io: Io, cmd: Command, report: CheckReport): number {
 }
 
 /** -u (and the second half of -x): deliver dirty entries. */
-export async function commandUpdate(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+export async function commandUpdate(rt: Runtime, cmd: Command, io: Io, via?: DaemonVia): Promise<number> {
   const paths = cmd.args.length > 0 ? targetsFor(rt, cmd).map((t) => logicalOf(t) as string) : undefined;
-  const tls = loadTlsMaterial(rt);
+  const connect: Connect = via?.connect ?? ((tls) => (peer: string) => connectPeer(rt, tls, peer))(loadTlsMaterial(rt));
   const progress = io.isTty && !cmd.options.quiet && !cmd.options.json ? new Progress(io.err) : undefined;
   const reports = await runUpdate(rt.ctx, {
     ...(progress ? { onProgress: (p: { peer: string; done: number; total: number; bytes: number }) => progress.update(p) } : {}),
-    connect: (peer) => connectPeer(rt, tls, peer),
+    connect,
     ...(cmd.options.peers ? { peers: new Set(cmd.options.peers) } : {}),
     ...(groupFilter(cmd) ? { groups: groupFilter(cmd) as Set<string> } : {}),
     ...(paths ? { paths } : {}),
@@ -76,7 +82,8 @@ export async function commandUpdate(rt: Runtime, cmd: Command, io: Io): Promise<
     allowMassDelete: cmd.options.allowMassDelete,
   });
   progress?.done();
-  await runLocalActions(rt, reports);
+  if (via) via.noteReports(reports);
+  else await runLocalActions(rt, reports);
   if (cmd.options.json) io.out(`${JSON.stringify(reports.map((r) => ({ ...r, error: r.error ? { code: r.error.code, message: r.error.message } : undefined })))}\n`);
   else if (!cmd.options.quiet || updateExitStatus(reports) !== 0) for (const r of reports) io.out(peerLine(r));
   return updateExitStatus(reports);
@@ -95,9 +102,9 @@ async function runLocalActions(rt: Runtime, reports: readonly PeerReport[]): Pro
 }
 
 /** -x: check, then update the same paths. */
-export async function commandCheckUpdate(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+export async function commandCheckUpdate(rt: Runtime, cmd: Command, io: Io, via?: DaemonVia): Promise<number> {
   const checked = await commandCheck(rt, { ...cmd, action: 'check', options: { ...cmd.options, quiet: true } }, io);
-  const updated = await commandUpdate(rt, cmd, io);
+  const updated = await commandUpdate(rt, cmd, io, via);
   return updated !== 0 ? updated : checked;
 }
 

@@ -10,7 +10,9 @@ import { allRootTargets, targetsForUserPath } from '../sync/scope.ts';
 import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
 import { sweepTempFiles } from '../sync/sweep.ts';
-import type { PeerReport } from '../sync/update.ts';
+import type { Connect, PeerReport } from '../sync/update.ts';
+import { listenControl } from './control.ts';
+import type { ControlHandler, ControlServer } from './control.ts';
 import type { ReceiverHooks } from '../sync/receive.ts';
 import { Aggregator } from '../watcher/aggregator.ts';
 import { ActionExecutor } from '../actions/executor.ts';
@@ -47,6 +49,22 @@ export interface DaemonOptions {
   readonly onCycle?: (reports: PeerReport[]) => void;
   /** Runs action commands (tests pass a RecordingRunner). */
   readonly actionRunner?: CommandRunner;
+  /**
+   * Serves local command lines on `<state_dir>/control.sock` (the CLI supplies it; see
+   * daemon/control.ts). Given the daemon's handle: run work exclusively, its peer links, its reports.
+   */
+  readonly control?: (d: DaemonHandle) => ControlHandler;
+}
+
+/** What a handed-over command may use of the running daemon. */
+export interface DaemonHandle {
+  readonly rt: Runtime;
+  /** Runs `fn` with no work cycle running (cycles wait; one runs after if requested meanwhile). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /** The daemon's pooled, authenticated peer links. */
+  readonly connect: Connect;
+  /** Reports of an update pass run for a client: peer health and do_local actions, as a cycle's. */
+  noteReports(reports: readonly PeerReport[]): void;
 }
 
 /** The running daemon. */
@@ -68,6 +86,7 @@ export class Daemon {
   private cancelSettle: (() => void) | undefined;
   private settlePaths: string[] | undefined;
   private readonly startedAtMs: number;
+  private control: ControlServer | undefined;
 
   constructor(rt: Runtime, opts: DaemonOptions) {
     this.rt = rt;
@@ -121,6 +140,7 @@ export class Daemon {
     if (swept.length > 0) log.info({ count: swept.length }, 'Removed temp files of an interrupted transfer');
     this.server = await startServer(this.rt, tls, { ...(this.opts.host ? { host: this.opts.host } : {}), hooks });
     await this.startWatcher();
+    if (this.opts.control) this.control = await listenControl(this.rt.stateDir, this.opts.control(this.handle()), log);
     this.schedulePeriodicCheck();
     this.fullCheck = true;
     this.kick();
@@ -197,6 +217,38 @@ export class Daemon {
       }, every));
     };
     arm();
+  }
+
+  private handle(): DaemonHandle {
+    const pool = this.pool;
+    if (!pool) throw new Error('bug: daemon handle before start');
+    return {
+      rt: this.rt,
+      exclusive: (fn) => this.exclusive(fn),
+      connect: pool.get,
+      noteReports: (reports) => {
+        for (const r of reports) this.noteReport(pool, r);
+        this.batcher?.delivered(this.rt.ctx, [...reports]);
+      },
+    };
+  }
+
+  /** Runs `fn` while no work cycle runs; a cycle asked for meanwhile runs after it. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.running) await this.running;
+    let release!: () => void;
+    this.running = new Promise<void>((resolve) => (release = resolve));
+    try {
+      return await fn();
+    } finally {
+      this.running = undefined;
+      release();
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+      this.writeStatus();
+    }
   }
 
   /** Asks for a work cycle; cycles never overlap, and requests during one cause one more. */
@@ -325,6 +377,8 @@ export class Daemon {
   /** Stops watching and accepting, lets the current cycle finish, closes links. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.control?.close();
+    this.control = undefined;
     this.aggregator?.close();
     await this.opts.watchSource?.close();
     for (const c of this.cancelTimers) c();

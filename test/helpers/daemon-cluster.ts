@@ -173,6 +173,26 @@ export class DaemonCluster {
   }
 
   private readonly children = new Map<string, ChildProcess>();
+  private readonly childLogs = new Map<string, string>();
+
+  /** Everything node `n`'s child daemon logged so far (its stderr). */
+  childLog(n: string): string {
+    return this.childLogs.get(n) ?? '';
+  }
+
+  /**
+   * Runs the installed launcher (bin/csync.cjs) as node `n` in a child process, as a hook would:
+   * with a daemon of `n` running, the command is handed to it.
+   */
+  async launch(n: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ status: number; out: string; err: string }> {
+    const child = spawn(process.execPath, [BIN, '-C', this.cfg, '-N', n, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...(cwd ? { cwd } : {}) });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    const status = await new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? 1)));
+    return { status, out, err };
+  }
 
   /**
    * Starts `csync daemon` for node `n` as a child process; resolves once it logged that it started
@@ -181,10 +201,12 @@ export class DaemonCluster {
   async spawnNode(n: string): Promise<ChildProcess> {
     const child = spawn(process.execPath, [BIN, '-C', this.cfg, '-N', n, 'daemon'], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.children.set(n, child);
+    this.childLogs.set(n, '');
     await new Promise<void>((resolve, reject) => {
       let seen = '';
       child.stderr?.on('data', (chunk: Buffer) => {
         seen += chunk.toString('utf8');
+        this.childLogs.set(n, seen);
         if (seen.includes('Daemon started')) resolve();
       });
       child.once('exit', (code) => reject(new Error(`daemon ${n} exited with ${String(code)}: ${seen}`)));
