@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { CsyncCluster } from './lib/csync.ts';
 import { RsyncTarget } from './lib/rsync.ts';
 import { Csync2Cluster, csync2Available, debianTool } from './lib/csync2.ts';
-import { makeTree, put, seededBytes, stats, treeDigest } from './lib/util.ts';
+import { makeTree, put, seededBytes, setTrash, stats, treeDigest } from './lib/util.ts';
 import type { Sample } from './lib/util.ts';
 
 interface Flags {
@@ -270,6 +270,7 @@ async function freeBase(n: number): Promise<number> {
 async function main(): Promise<void> {
   const f = parseFlags(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'csync-bench-'));
+  setTrash(join(dir, 'trash'));
   const files = f.quick ? 200 : 20_000;
   const bigBytes = f.quick ? 8 << 20 : 1 << 30;
   const runs = f.runs ?? (f.quick ? 1 : 5);

@@ -1,10 +1,10 @@
 // Drives csync for the benchmarks: node n0 sends (CLI), the others receive (`csync daemon` processes).
 // The sender reaches every receiver through a counting proxy, so bytes on the wire are measured.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { children, CountingProxy, timed } from './util.ts';
+import { children, CountingProxy, discard, timed } from './util.ts';
 
 /** The CLI launcher (build/native-bench/lib → bin/). */
 export const CSYNC_BIN = join(dirname(fileURLToPath(import.meta.url)), '../../../bin/csync.cjs');
@@ -75,8 +75,8 @@ export class CsyncCluster {
   async wipe(): Promise<void> {
     await this.stopDaemons();
     for (const n of this.nodes) {
-      rmSync(this.root(n), { recursive: true, force: true });
-      rmSync(join(this.dir, n, 'state'), { recursive: true, force: true });
+      discard(this.root(n));
+      discard(join(this.dir, n, 'state'));
       mkdirSync(this.root(n), { recursive: true });
     }
   }

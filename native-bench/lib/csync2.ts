@@ -4,9 +4,9 @@
 // key and certificates in CSYNC2_SYSTEM_DIR, its database under -D. The sender talks to port 30866,
 // where a counting proxy forwards to the receiver's 30865.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { children, CountingProxy, timed } from './util.ts';
+import { children, CountingProxy, discard, timed } from './util.ts';
 
 const ADDR = ['127.0.0.11', '127.0.0.12'] as const;
 const PORT = 30865;
@@ -70,8 +70,8 @@ export class Csync2Cluster {
   async wipe(src: string): Promise<void> {
     await this.stopServer();
     for (const i of [0, 1]) {
-      rmSync(this.root(i), { recursive: true, force: true });
-      rmSync(this.db(i), { recursive: true, force: true });
+      discard(this.root(i));
+      discard(this.db(i));
       mkdirSync(this.root(i), { recursive: true });
       mkdirSync(this.db(i), { recursive: true });
     }

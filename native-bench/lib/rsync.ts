@@ -1,9 +1,9 @@
 // rsync in daemon mode as a second reference (SPEC §8 via issue 5): one daemon per receiver on
 // 127.0.0.1, reached through a counting proxy. rsync does not fsync; that is noted in the results.
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { children, CountingProxy, timed } from './util.ts';
+import { children, CountingProxy, discard, timed } from './util.ts';
 
 /** An rsync daemon serving module `m` at `dest`, behind a proxy. */
 export class RsyncTarget {
@@ -47,7 +47,7 @@ export class RsyncTarget {
   }
 
   wipe(): void {
-    rmSync(this.dest, { recursive: true, force: true });
+    discard(this.dest);
     mkdirSync(this.dest, { recursive: true });
   }
 

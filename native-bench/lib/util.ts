@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -136,4 +136,42 @@ export function stats(xs: readonly number[]): { median: number; min: number; max
   const mid = Math.floor(s.length / 2);
   const median = s.length === 0 ? Number.NaN : s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
   return { median, min: s[0] ?? Number.NaN, max: s[s.length - 1] ?? Number.NaN };
+}
+
+let trashDir: string | undefined;
+let trashed = 0;
+
+/** Where discard() moves trees (inside the harness's temp dir, removed with it at the end). */
+export function setTrash(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  trashDir = dir;
+}
+
+/**
+ * Removes a tree between runs. A tree of many entries is moved into the trash instead of deleted:
+ * ext4 allocates new inodes slowly for minutes after many were freed in the same block group
+ * (`recently_deleted()` scans them on every create), so deleting 20,000 files and creating them
+ * again at once would time the filesystem, not the tool (20 s instead of 7 s here). Small trees
+ * and big files are deleted (disk space).
+ */
+export function discard(path: string): void {
+  if (!existsSync(path)) return;
+  if (trashDir === undefined || entriesAtLeast(path, 1000) < 1000) {
+    rmSync(path, { recursive: true, force: true });
+    return;
+  }
+  renameSync(path, join(trashDir, `t${trashed++}`));
+}
+
+function entriesAtLeast(path: string, limit: number): number {
+  let n = 0;
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (++n >= limit) return;
+      if (e.isDirectory()) walk(join(dir, e.name));
+      if (n >= limit) return;
+    }
+  };
+  if (statSync(path).isDirectory()) walk(path);
+  return n;
 }

@@ -31,6 +31,7 @@ export function handoffHandler(d: DaemonHandle, identity: { configPath: string; 
     const out: string[] = [];
     const err: string[] = [];
     const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false, logs: false };
+    const t0 = d.rt.ctx.clock.nowMs();
     const via = { connect: d.connect, noteReports: (r: Parameters<DaemonHandle['noteReports']>[0]) => d.noteReports(r) };
     const status = await d.exclusive(async () => {
       try {
@@ -41,7 +42,7 @@ export function handoffHandler(d: DaemonHandle, identity: { configPath: string; 
         return renderError(io, e, false);
       }
     });
-    d.rt.ctx.log.info({ argv: req.argv, status }, 'Ran a command for a local client');
+    d.rt.ctx.log.info({ argv: req.argv, status, ms: d.rt.ctx.clock.nowMs() - t0 }, 'Ran a command for a local client');
     return { status, out: out.join(''), err: err.join('') };
   };
 }
