@@ -111,15 +111,7 @@ export class CsyncCluster {
   }
 
   async stopDaemons(): Promise<void> {
-    await Promise.all([...this.daemons.entries()].map(async ([n, c]) => {
-      if (c.exitCode === null && c.signalCode === null) {
-        const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-        c.kill('SIGTERM');
-        await exited;
-      }
-      children.delete(c);
-      this.daemons.delete(n);
-    }));
+    await this.stopDaemonsOf([...this.daemons.keys()]);
   }
 
   /** Runs the CLI as the sender n0 (through the proxies). */

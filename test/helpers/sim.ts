@@ -310,3 +310,23 @@ function configText(opts: SimOptions): string {
     '',
   ].join('\n');
 }
+
+/** A cluster closed when the test ends. */
+export async function simCluster(t: { after: (fn: () => void) => void }, opts: SimOptions): Promise<SimCluster> {
+  const sim = await SimCluster.create(opts);
+  t.after(() => sim.close());
+  return sim;
+}
+
+/** Writes `content` at ROOT/rel on a node (parents made), with an mtime `mtimeS` seconds after 1,700,000,000. */
+export function writeAt(sim: SimCluster, node: string, rel: string, content: string, mtimeS: number): void {
+  const fs = sim.node(node).fs;
+  if (rel.includes('/')) fs.mkdirpSync(`${ROOT}/${rel.slice(0, rel.lastIndexOf('/'))}`);
+  fs.writeFileSync(`${ROOT}/${rel}`, new TextEncoder().encode(content), { mtimeNs: BigInt(1_700_000_000 + mtimeS) * 1_000_000_000n, mode: 0o644 });
+}
+
+/** The content of the file at ROOT/rel on a node, or undefined when there is none. */
+export function readAt(sim: SimCluster, node: string, rel: string): string | undefined {
+  const fs = sim.node(node).fs;
+  return fs.lstat(`${ROOT}/${rel}`)?.kind === 'file' ? TEXT.decode(fs.readFileSync(`${ROOT}/${rel}`)) : undefined;
+}

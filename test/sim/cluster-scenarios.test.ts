@@ -5,28 +5,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareVersions } from '../../src/core/version.ts';
-import { ROOT, SimCluster } from '../helpers/sim.ts';
-import type { SimOptions } from '../helpers/sim.ts';
+import { ROOT, readAt, simCluster, writeAt } from '../helpers/sim.ts';
+import type { SimCluster } from '../helpers/sim.ts';
 import type { LogicalPath } from '../../src/core/types.ts';
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-async function cluster(t: { after: (fn: () => void) => void }, opts: SimOptions): Promise<SimCluster> {
-  const sim = await SimCluster.create(opts);
-  t.after(() => sim.close());
-  return sim;
-}
-
-function write(sim: SimCluster, node: string, rel: string, content: string, mtimeS: number): void {
-  const fs = sim.node(node).fs;
-  if (rel.includes('/')) fs.mkdirpSync(`${ROOT}/${rel.slice(0, rel.lastIndexOf('/'))}`);
-  fs.writeFileSync(`${ROOT}/${rel}`, enc(content), { mtimeNs: BigInt(1_700_000_000 + mtimeS) * 1_000_000_000n, mode: 0o644 });
-}
-
-function read(sim: SimCluster, node: string, rel: string): string | undefined {
-  const fs = sim.node(node).fs;
-  return fs.lstat(`${ROOT}/${rel}`)?.kind === 'file' ? new TextDecoder().decode(fs.readFileSync(`${ROOT}/${rel}`)) : undefined;
-}
+const cluster = simCluster;
+const write = writeAt;
+const read = readAt;
 
 const version = (sim: SimCluster, node: string, rel: string) => sim.node(node).rt.store.get(`${ROOT}/${rel}` as LogicalPath)?.version;
 

@@ -2,30 +2,11 @@
 // policy, edit vs delete, receive_only, partitions, and SPEC §4.2's three-node lost update.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROOT, SimCluster } from '../helpers/sim.ts';
-import type { SimOptions } from '../helpers/sim.ts';
+import { ROOT, readAt, simCluster, writeAt } from '../helpers/sim.ts';
 
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-async function cluster(t: { after: (fn: () => void) => void }, opts: SimOptions): Promise<SimCluster> {
-  const sim = await SimCluster.create(opts);
-  t.after(() => sim.close());
-  return sim;
-}
-
-/** Writes `content` at ROOT/rel on a node with an mtime `ageS` seconds after the clock's start. */
-function write(sim: SimCluster, node: string, rel: string, content: string, mtimeS: number): void {
-  sim.node(node).fs.writeFileSync(`${ROOT}/${rel}`, enc(content), { mtimeNs: BigInt(1_700_000_000 + mtimeS) * 1_000_000_000n, mode: 0o644 });
-}
-
-function read(sim: SimCluster, node: string, rel: string): string | undefined {
-  try {
-    return new TextDecoder().decode(sim.node(node).fs.readFileSync(`${ROOT}/${rel}`));
-  } catch {
-    // Missing.
-    return undefined;
-  }
-}
+const cluster = simCluster;
+const write = writeAt;
+const read = readAt;
 
 describe('conflicts between two nodes', () => {
   it('holds a concurrent edit under auto = none on both sides, each keeping its own, until -f settles it', async (t) => {
