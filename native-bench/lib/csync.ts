@@ -110,6 +110,14 @@ export class CsyncCluster {
     return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
   }
 
+  /** Current RSS (KiB) of a running daemon, from /proc. */
+  daemonRssKb(n: string): number {
+    const pid = this.daemons.get(n)?.pid;
+    if (pid === undefined) return 0;
+    const status = spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout;
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  }
+
   async stopDaemons(): Promise<void> {
     await this.stopDaemonsOf([...this.daemons.keys()]);
   }

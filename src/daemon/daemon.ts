@@ -132,7 +132,7 @@ export class Daemon {
           this.pool?.resetBackoff(peer);
           this.maintainLinks();
         }
-        if (this.rt.ctx.store.listDirty(peer).length > 0) this.kick();
+        if (this.rt.ctx.store.hasDirty(peer)) this.kick();
       },
     };
     // A receiver killed mid-write leaves temp files; nothing of ours is writing before we listen.
@@ -159,7 +159,7 @@ export class Daemon {
       pool.get(peer).then(
         () => {
           this.writeStatus();
-          if (this.rt.ctx.store.listDirty(peer).length > 0) this.kick();
+          if (this.rt.ctx.store.hasDirty(peer)) this.kick();
         },
         () => this.scheduleRetry(),
       );
@@ -288,7 +288,7 @@ export class Daemon {
       const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false });
       for (const h of report.halted) ctx.log.error({ code: h.code, reason: h.message, hint: h.hint }, 'Group halted');
     }
-    if (ctx.store.listDirty().length === 0 || !this.pool) return;
+    if (!ctx.store.hasDirty() || !this.pool) return;
     const pool = this.pool;
     const now = ctx.clock.nowMs();
     const peers = new Set<NodeName>([...ctx.view.groups.values()].flatMap((g) => g.peers).filter((p) => pool.state(p).retryAtMs <= now));

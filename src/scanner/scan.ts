@@ -69,41 +69,90 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const start = logicalPath(opts.root, opts.rel);
   const known = opts.known.scanIndex(start);
   if (!opts.recursive) for (const p of known.keys()) if (p !== start) known.delete(p);
+  let liveBefore = 0;
+  for (const [path, row] of known) if (row.kind !== 'deleted' && path !== opts.root) liveBefore++;
   const problems: ScanProblem[] = [];
-  const seen: Seen[] = [];
-  walk(opts, opts.rel, seen, problems);
+  // Entries are compared as the walk meets them and then dropped: only changed entries (and files
+  // to hash) are kept, and every seen path leaves `known`, whose remainder is what was not seen.
+  // Memory follows the changes, not the tree (a 100,000-file check holds no 100,000 stats).
+  const slots: Slot[] = [];
+  let entriesSeen = 0;
+  walk(opts, opts.rel, problems, (entry) => {
+    entriesSeen++;
+    const row = known.get(entry.path);
+    known.delete(entry.path);
+    let meta: FileMeta;
+    try {
+      meta = metaOf(opts, entry, row);
+    } catch (err) {
+      problems.push({ path: entry.path, message: errorText(err) });
+      return;
+    }
+    const needsHash = entry.stat.kind === 'file' && meta.hash === undefined;
+    if (!needsHash && row !== undefined && row.kind !== 'deleted' && rowMatches(row, meta, opts.ignore)) return;
+    slots.push({ path: entry.path, abs: entry.abs, sizeBytes: entry.stat.sizeBytes, meta, row, needsHash });
+  });
 
-  // Hash what is new or whose size/mtime moved; reuse the recorded hash otherwise.
-  const { metas, bytesHashed } = await metasOf(opts, seen, known, problems);
+  // Hash what is new or whose size/mtime moved (the recorded hash was reused otherwise).
+  const bytesHashed = await hashSlots(opts, slots, problems);
   const changed: FileState[] = [];
   const why: string[] = [];
-  const seenPaths = new Set<string>();
-  for (const [i, entry] of seen.entries()) {
-    const meta = metas[i];
-    if (meta === undefined) continue;
-    seenPaths.add(entry.path);
-    const row = known.get(entry.path);
-    if (row !== undefined && row.kind !== 'deleted' && rowMatches(row, meta, opts.ignore)) continue;
-    const prev = row === undefined ? undefined : opts.known.get(entry.path);
-    changed.push(newState(opts, entry.path, meta, prev));
-    why.push(explain(prev?.meta, meta));
+  for (const slot of slots) {
+    if (slot.meta === undefined) continue;
+    const row = slot.row;
+    if (row !== undefined && row.kind !== 'deleted' && rowMatches(row, slot.meta, opts.ignore)) continue;
+    const prev = row === undefined ? undefined : opts.known.get(slot.path);
+    changed.push(newState(opts, slot.path, slot.meta, prev));
+    why.push(explain(prev?.meta, slot.meta));
   }
 
   // Deletions: recorded live entries not seen (and not excluded now) become tombstones.
   const deletions: FileState[] = [];
-  let liveBefore = 0;
   for (const [path, row] of known) {
-    if (row.kind === 'deleted') continue;
-    if (path !== opts.root) liveBefore++;
-    if (seenPaths.has(path) || opts.isExcluded(path)) continue;
+    if (row.kind === 'deleted' || opts.isExcluded(path)) continue;
     deletions.push(newState(opts, path as LogicalPath, TOMBSTONE, opts.known.get(path as LogicalPath)));
   }
-  const halted = checkRootSafety(opts, liveBefore, seen.length, deletions.length);
+  const halted = checkRootSafety(opts, liveBefore, entriesSeen, deletions.length);
   if (halted === undefined) {
     changed.push(...deletions);
     why.push(...deletions.map(() => 'deleted'));
   }
-  return { changed, why, problems, halted, entriesSeen: seen.length, bytesHashed };
+  return { changed, why, problems, halted, entriesSeen, bytesHashed };
+}
+
+/** A seen entry that changed or still needs its hash; `meta` is dropped when it cannot be read. */
+interface Slot {
+  readonly path: LogicalPath;
+  readonly abs: string;
+  readonly sizeBytes: number;
+  meta: FileMeta | undefined;
+  readonly row: ScanRow | undefined;
+  readonly needsHash: boolean;
+}
+
+/** Hashes the slots that need it, HASH_CONCURRENCY at a time; returns the bytes hashed. */
+async function hashSlots(opts: ScanOptions, slots: readonly Slot[], problems: ScanProblem[]): Promise<number> {
+  const toHash = slots.filter((s) => s.needsHash);
+  let next = 0;
+  let bytesHashed = 0;
+  let filesHashed = 0;
+  const worker = async (): Promise<void> => {
+    while (next < toHash.length) {
+      const slot = toHash[next++] as Slot;
+      try {
+        const hash = await hashFile(opts, slot.abs);
+        slot.meta = { ...(slot.meta as FileMeta), hash };
+        bytesHashed += slot.sizeBytes;
+        opts.onHashed?.(++filesHashed, bytesHashed);
+      } catch (err) {
+        // Unreadable now: reported, and neither recorded as changed nor as deleted.
+        problems.push({ path: slot.path, message: errorText(err) });
+        slot.meta = undefined;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, toHash.length) }, worker));
+  return bytesHashed;
 }
 
 /**
@@ -149,7 +198,7 @@ function checkRootSafety(opts: ScanOptions, liveBefore: number, seenCount: numbe
 }
 
 /** Synchronous walk (3-5x faster than an async one for many small files). Appends to `seen`. */
-function walk(opts: ScanOptions, rel: RelPath, seen: Seen[], problems: ScanProblem[]): void {
+function walk(opts: ScanOptions, rel: RelPath, problems: ScanProblem[], visit: (entry: Seen) => void): void {
   const path = logicalPath(opts.root, rel);
   if (rel !== '' && opts.isExcluded(path)) return;
   const abs = rel === '' ? opts.absRoot : `${opts.absRoot}/${rel}`;
@@ -165,7 +214,7 @@ function walk(opts: ScanOptions, rel: RelPath, seen: Seen[], problems: ScanProbl
     problems.push({ path, message: 'skipped: not a regular file, directory or symlink' });
     return;
   }
-  seen.push({ path, abs, stat });
+  visit({ path, abs, stat });
   if (stat.kind !== 'dir' || !opts.recursive) return;
   let names: string[];
   try {
@@ -183,48 +232,8 @@ function walk(opts: ScanOptions, rel: RelPath, seen: Seen[], problems: ScanProbl
       problems.push({ path: `${path}/${name}`, message: errorText(err) });
       continue;
     }
-    walk(opts, child, seen, problems);
+    walk(opts, child, problems, visit);
   }
-}
-
-async function metasOf(
-  opts: ScanOptions,
-  seen: readonly Seen[],
-  known: ReadonlyMap<string, ScanRow>,
-  problems: ScanProblem[],
-): Promise<{ metas: (FileMeta | undefined)[]; bytesHashed: number }> {
-  const out: (FileMeta | undefined)[] = new Array<FileMeta | undefined>(seen.length);
-  const toHash: number[] = [];
-  for (const [i, entry] of seen.entries()) {
-    const prev = known.get(entry.path);
-    try {
-      out[i] = metaOf(opts, entry, prev);
-    } catch (err) {
-      problems.push({ path: entry.path, message: errorText(err) });
-      continue;
-    }
-    if (entry.stat.kind === 'file' && out[i]?.hash === undefined) toHash.push(i);
-  }
-  let next = 0;
-  let bytesHashed = 0;
-  let filesHashed = 0;
-  const worker = async (): Promise<void> => {
-    while (next < toHash.length) {
-      const i = toHash[next++] as number;
-      const entry = seen[i] as Seen;
-      try {
-        const hash = await hashFile(opts, entry.abs);
-        out[i] = { ...(out[i] as FileMeta), hash };
-        bytesHashed += entry.stat.sizeBytes;
-        opts.onHashed?.(++filesHashed, bytesHashed);
-      } catch (err) {
-        problems.push({ path: entry.path, message: errorText(err) });
-        out[i] = undefined;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, toHash.length) }, worker));
-  return { metas: out, bytesHashed };
 }
 
 /**

@@ -84,6 +84,8 @@ export interface StateStore {
   markDirty(path: LogicalPath, peers: readonly NodeName[], opts: { force: boolean; nowMs: number }): void;
   /** Dirty rows, optionally only for one peer, ordered by path. */
   listDirty(peer?: NodeName): DirtyRow[];
+  /** True when any row (or any row for `peer`) is dirty: cheap, reads one row at most. */
+  hasDirty(peer?: NodeName): boolean;
   /** The peers `path` is dirty for (its recorded state not yet delivered to them), sorted. */
   dirtyPeers(path: LogicalPath): NodeName[];
   /**

@@ -93,19 +93,51 @@ export async function runUpdate(ctx: SyncContext, opts: UpdateOptions): Promise<
     if (opts.groups && !opts.groups.has(g.config.name)) continue;
     for (const p of g.peers) if (!opts.peers || opts.peers.has(p)) peers.add(p);
   }
-  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts)));
+  // One read of the recorded states serves every peer of the pass (they share most rows).
+  const shared = new SharedStates(ctx);
+  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts, shared)));
+}
+
+/**
+ * The recorded states of dirty rows, read once per pass: point reads for a few rows, one range
+ * read of the whole store for many (cheaper than a point read per row, and shared by all peers so a
+ * large pass holds one copy, not one per peer). A state that changes during the pass is sent next
+ * pass (clearDirty only clears the version that was delivered).
+ */
+class SharedStates {
+  private readonly ctx: SyncContext;
+  private all: Map<string, FileState> | undefined;
+  constructor(ctx: SyncContext) {
+    this.ctx = ctx;
+  }
+  of(rows: readonly DirtyRow[]): Map<string, FileState> {
+    if (rows.length < 256 && this.all === undefined) {
+      const out = new Map<string, FileState>();
+      for (const r of rows) {
+        const st = this.ctx.store.get(r.path);
+        if (st) out.set(r.path, st);
+      }
+      return out;
+    }
+    if (this.all === undefined) {
+      this.all = new Map();
+      for (const st of this.ctx.store.list()) this.all.set(st.path, st);
+    }
+    return this.all;
+  }
 }
 
 /**
  * SPEC §4.6: per group, if the tombstones about to go to `peer` exceed max_delete of the group's
  * files, hold them back (they stay dirty) and report the group as halted.
  */
-function holdMassDeletes(ctx: SyncContext, peer: NodeName, rows: DirtyRow[], report: PeerReport): DirtyRow[] {
+function holdMassDeletes(ctx: SyncContext, peer: NodeName, rows: DirtyRow[], states: Map<string, FileState>, report: PeerReport): DirtyRow[] {
+  if (!rows.some((r) => states.get(r.path)?.meta.kind === 'deleted')) return rows;
   const held = new Set<string>();
   for (const g of ctx.view.groups.values()) {
     if (!g.peers.includes(peer)) continue;
     const inGroup = rows.filter((r) => targetsOf(ctx.view, ctx.matchers, r.path).some((t) => t.group === g));
-    const deletions = inGroup.filter((r) => ctx.store.get(r.path)?.meta.kind === 'deleted');
+    const deletions = inGroup.filter((r) => states.get(r.path)?.meta.kind === 'deleted');
     if (deletions.length === 0) continue;
     let live = 0;
     for (const root of g.roots.keys()) live += ctx.store.list(root).filter((s) => s.meta.kind !== 'deleted' && s.path !== root).length;
@@ -125,11 +157,12 @@ function inScope(ctx: SyncContext, row: DirtyRow, opts: UpdateOptions): boolean 
   return targetsOf(ctx.view, ctx.matchers, row.path).some((t) => opts.groups?.has(t.group.config.name));
 }
 
-async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions): Promise<PeerReport> {
+async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions, shared: SharedStates): Promise<PeerReport> {
   const started = ctx.clock.nowMs();
   const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], delivered: [], superseded: [], failed: [], bytes: 0, ms: 0, planned: [], halted: [] };
   const all = ctx.store.listDirty(peer).filter((r) => inScope(ctx, r, opts));
-  const rows = opts.allowMassDelete ? all : holdMassDeletes(ctx, peer, all, report);
+  const states = shared.of(all);
+  const rows = opts.allowMassDelete ? all : holdMassDeletes(ctx, peer, all, states, report);
   if (rows.length === 0 || opts.dryRun) {
     report.status = rows.length === 0 ? 'nothing-to-do' : 'dry-run';
     report.planned = rows.map((r) => r.path);
@@ -140,7 +173,9 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
     channel = await opts.connect(peer);
   } catch (err) {
     const e = err instanceof CsyncError ? err : new CsyncError('CSYNC_PEER_UNREACHABLE', `peer ${JSON.stringify(peer)}: ${String(err)}`);
-    for (const r of rows) ctx.store.setDirtyError(r.path, peer, e.message);
+    ctx.store.transaction(() => {
+      for (const r of rows) ctx.store.setDirtyError(r.path, peer, e.message);
+    });
     ctx.log.warn({ peer, code: e.code, reason: e.message }, 'Peer not updated');
     return { ...report, status: 'failed', error: e, ms: ctx.clock.nowMs() - started };
   }
@@ -148,7 +183,6 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
   try {
     // Creations and file deletions first (parents sort before children); directory deletions
     // last and deepest first, so a directory is empty when its deletion arrives.
-    const states = statesOf(ctx, rows);
     const dirDelete = new Set(rows.filter((r) => isDirDeletion(ctx, states.get(r.path))).map((r) => r.path as string));
     const dirDeletes = rows.filter((r) => dirDelete.has(r.path)).sort((a, b) => b.path.localeCompare(a.path));
     const others = rows.filter((r) => !dirDelete.has(r.path));
@@ -166,25 +200,6 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
   }
   report.ms = ctx.clock.nowMs() - started;
   return report;
-}
-
-/**
- * The recorded state of every row, read once at the start of the pass: one range read for a large
- * batch instead of a point read per row. A state that changes during the pass is sent next pass
- * (clearDirty only clears the version that was delivered).
- */
-function statesOf(ctx: SyncContext, rows: readonly DirtyRow[]): Map<string, FileState> {
-  const out = new Map<string, FileState>();
-  if (rows.length < 256) {
-    for (const r of rows) {
-      const s = ctx.store.get(r.path);
-      if (s) out.set(r.path, s);
-    }
-    return out;
-  }
-  const wanted = new Set<string>(rows.map((r) => r.path));
-  for (const s of ctx.store.list()) if (wanted.has(s.path)) out.set(s.path, s);
-  return out;
 }
 
 function isDirDeletion(ctx: SyncContext, s: FileState | undefined): boolean {
