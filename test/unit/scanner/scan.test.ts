@@ -203,4 +203,14 @@ describe('scan', () => {
     assert.ok(!result.changed.some((s) => s.path === `${ROOT}/a.txt`));
     assert.ok(result.changed.some((s) => s.path === `${ROOT}/sub/b.txt`));
   });
+
+  it('never records a recorded file that became unreadable as deleted', async (t) => {
+    const n = await plantedNode(t);
+    await scanAndRecord(n);
+    n.mem.writeFileSync(`${ROOT}/a.txt`, 'alpha, edited');
+    const fs = new FailingFileSystem(n.mem, { failOn: (op, p) => op === 'readChunks' && p === `${ROOT}/a.txt` });
+    const result = await scanAndRecord(n, { fs });
+    assert.deepEqual(result.problems.map((p) => p.path), [`${ROOT}/a.txt`]);
+    assert.deepEqual(result.changed.map((s) => s.path), [], 'no change and no tombstone for the unreadable file');
+  });
 });
