@@ -33,6 +33,22 @@ describe('NodeFileSystem', () => {
     assert.ok(diff >= -1_000n && diff <= 1_000n, `diff ${diff}ns`);
   });
 
+  it('writes a file larger than the early-writeback step intact, and aborts one mid-way without a trace', async () => {
+    const chunk = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31) & 0xff;
+    const path = join(root, 'large');
+    const w = await fs.beginWrite(path);
+    for (let i = 0; i < 70; i++) await w.write(chunk);
+    await w.commit({ mode: 0o644 });
+    assert.equal((await stat(path)).size, 70 * chunk.length);
+    const back = await fs.readFile(path);
+    assert.ok(Buffer.from(back.subarray(69 * chunk.length)).equals(Buffer.from(chunk)), "the last MiB is intact");
+    const aborted = await fs.beginWrite(join(root, 'large-aborted'));
+    for (let i = 0; i < 70; i++) await aborted.write(chunk);
+    await aborted.abort();
+    assert.deepEqual((await readdir(root)).filter((n) => n.includes('large')), ['large']);
+  });
+
   it('applies a mode regardless of the umask and masks off file-type bits', async () => {
     const path = join(root, 'mode');
     const w = await fs.beginWrite(path);
