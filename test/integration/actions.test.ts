@@ -114,11 +114,13 @@ describe('ChildProcessRunner', () => {
   it('kills a hung action and everything it started after timeoutMs', async () => {
     const dir = freshDir('timeout');
     const pidFile = join(dir, 'bg.pid');
-    const result = await new ChildProcessRunner().run(command({ commandLine: `sleep 30 & echo $! > ${shellQuote(pidFile)}; sleep 30`, timeoutMs: 200 }));
+    // 1 s leaves the shell time to start the background sleep and write its pid even on a loaded
+    // machine (with 200 ms it was sometimes killed before, and there was no pid to check).
+    const result = await new ChildProcessRunner().run(command({ commandLine: `sleep 30 & echo $! > ${shellQuote(pidFile)}; sleep 30`, timeoutMs: 1000 }));
     assert.equal(result.timedOut, true);
     assert.equal(result.exitCode, null);
     assert.equal(result.signal, 'SIGKILL');
-    assert.ok(result.durationMs >= 190 && result.durationMs < 3000, `took ${result.durationMs} ms`);
+    assert.ok(result.durationMs >= 990 && result.durationMs < 6000, `took ${result.durationMs} ms`);
     const bgPid = Number(readFileSync(pidFile, 'utf8'));
     assert.ok(processGone(bgPid), 'the background sleep of the same process group was killed too');
   });
