@@ -32,11 +32,10 @@ export function handoffHandler(d: DaemonHandle, identity: { configPath: string; 
     const err: string[] = [];
     const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false, logs: false };
     const t0 = d.rt.ctx.clock.nowMs();
-    const via = { connect: d.connect, noteReports: (r: Parameters<DaemonHandle['noteReports']>[0]) => d.noteReports(r) };
     const status = await d.exclusive(async () => {
       try {
-        if (here.action === 'update') return await commandUpdate(d.rt, here, io, via);
-        if (here.action === 'check-update') return await commandCheckUpdate(d.rt, here, io, via);
+        if (here.action === 'update') return await commandUpdate(d.rt, here, io, d);
+        if (here.action === 'check-update') return await commandCheckUpdate(d.rt, here, io, d);
         return await commandCheck(d.rt, here, io);
       } catch (e) {
         return renderError(io, e, false);

@@ -22,11 +22,15 @@ import { Progress } from './progress.ts';
 import { connectPeer } from '../daemon/peers.ts';
 import { loadTlsMaterial } from '../daemon/server.ts';
 import type { Runtime } from '../daemon/runtime.ts';
+import type { DaemonHandle } from '../daemon/daemon.ts';
 
 /** A command run inside the daemon (handed over on its control socket): its links and reports. */
-export interface DaemonVia {
-  readonly connect: Connect;
-  noteReports(reports: readonly PeerReport[]): void;
+export type DaemonVia = Pick<DaemonHandle, 'connect' | 'noteReports'>;
+
+/** Connects to peers as a stand-alone CLI: its own TLS material, a new link per peer. */
+function tlsConnect(rt: Runtime): Connect {
+  const tls = loadTlsMaterial(rt);
+  return (peer) => connectPeer(rt, tls, peer);
 }
 
 function groupFilter(cmd: Command): Set<string> | undefined {
@@ -70,7 +74,7 @@ function renderCheck(io: Io, cmd: Command, report: CheckReport): number {
 /** -u (and the second half of -x): deliver dirty entries. */
 export async function commandUpdate(rt: Runtime, cmd: Command, io: Io, via?: DaemonVia): Promise<number> {
   const paths = cmd.args.length > 0 ? targetsFor(rt, cmd).map((t) => logicalOf(t) as string) : undefined;
-  const connect: Connect = via?.connect ?? ((tls) => (peer: string) => connectPeer(rt, tls, peer))(loadTlsMaterial(rt));
+  const connect: Connect = via?.connect ?? tlsConnect(rt);
   const progress = io.isTty && !cmd.options.quiet && !cmd.options.json ? new Progress(io.err) : undefined;
   const reports = await runUpdate(rt.ctx, {
     ...(progress ? { onProgress: (p: { peer: string; done: number; total: number; bytes: number }) => progress.update(p) } : {}),

@@ -64,7 +64,7 @@ export interface DaemonHandle {
   /** The daemon's pooled, authenticated peer links. */
   readonly connect: Connect;
   /** Reports of an update pass run for a client: peer health and do_local actions, as a cycle's. */
-  noteReports(reports: readonly PeerReport[]): void;
+  readonly noteReports: (reports: readonly PeerReport[]) => void;
 }
 
 /** The running daemon. */
@@ -226,10 +226,7 @@ export class Daemon {
       rt: this.rt,
       exclusive: (fn) => this.exclusive(fn),
       connect: pool.get,
-      noteReports: (reports) => {
-        for (const r of reports) this.noteReport(pool, r);
-        this.batcher?.delivered(this.rt.ctx, [...reports]);
-      },
+      noteReports: (reports) => this.afterPass(pool, reports),
     };
   }
 
@@ -293,9 +290,14 @@ export class Daemon {
     const now = ctx.clock.nowMs();
     const peers = new Set<NodeName>([...ctx.view.groups.values()].flatMap((g) => g.peers).filter((p) => pool.state(p).retryAtMs <= now));
     const reports = await runUpdate(ctx, { connect: pool.get, peers, dryRun: false });
-    for (const r of reports) this.noteReport(pool, r);
-    this.batcher?.delivered(ctx, reports);
+    this.afterPass(pool, reports);
     this.opts.onCycle?.(reports);
+  }
+
+  /** After an update pass (a cycle's or a client's): peer health, then do_local actions. */
+  private afterPass(pool: PeerPool, reports: readonly PeerReport[]): void {
+    for (const r of reports) this.noteReport(pool, r);
+    this.batcher?.delivered(this.rt.ctx, reports);
   }
 
   private takeTargets(): Target[] {

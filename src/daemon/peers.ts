@@ -104,26 +104,16 @@ function channelOver(link: PeerLink, peer: NodeName, shared: ReadonlySet<GroupNa
         const id = reply.id;
         const final = link.awaitReply(id);
         try {
-          if (reply.blocks && reply.blockHashes) {
-            // The peer has an older copy: send only the blocks that differ (or, without a delta
-            // source, every block: always valid).
-            const sig = { blockBytes: reply.blocks.blockBytes, hashes: reply.blockHashes };
-            let end = 0;
-            for await (const b of delta ? delta(sig) : allBlocks(content())) {
-              await link.send({ type: 'data', id, offset: b.offset, last: false, bytes: b.bytes });
-              end = b.offset + b.bytes.length;
-              streamed += b.bytes.length;
-            }
-            await link.send({ type: 'data', id, offset: Math.max(end, o.state.meta.sizeBytes), last: true, bytes: EMPTY });
-          } else {
-            let offset = 0;
-            for await (const bytes of content()) {
-              await link.send({ type: 'data', id, offset, last: false, bytes });
-              offset += bytes.length;
-            }
-            streamed = offset;
-            await link.send({ type: 'data', id, offset, last: true, bytes: EMPTY });
+          // With block hashes the peer has an older copy: send only the blocks that differ (without a
+          // delta source, every block: always valid). Else the whole content, at consecutive offsets.
+          const sig = reply.blocks && reply.blockHashes ? { blockBytes: reply.blocks.blockBytes, hashes: reply.blockHashes } : undefined;
+          let end = 0;
+          for await (const b of sig && delta ? delta(sig) : allBlocks(content())) {
+            await link.send({ type: 'data', id, offset: b.offset, last: false, bytes: b.bytes });
+            end = b.offset + b.bytes.length;
+            streamed += b.bytes.length;
           }
+          await link.send({ type: 'data', id, offset: sig ? Math.max(end, o.state.meta.sizeBytes) : end, last: true, bytes: EMPTY });
         } catch (err) {
           final.catch(() => undefined);
           throw err;

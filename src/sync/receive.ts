@@ -9,7 +9,7 @@ import { logicalPath } from '../core/types.ts';
 import { bumpVersion, compareVersions, mergeVersions } from '../core/version.ts';
 import type { OfferResult } from '../protocol/messages.ts';
 import { toMicros } from '../scanner/scan.ts';
-import { applyDelete, applyDir, backupIfConfigured, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
+import { applyDelete, applyDir, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { deltaSignatures, reconstruct } from './delta.ts';
 import type { BlockSignatures, DeltaBlock } from './delta.ts';
@@ -198,7 +198,7 @@ export class OfferReceiver {
         // version (never sent) is dropped and what this node had before merges with the sender's.
         // Otherwise both sides' versions merge.
         const merged = justRecorded
-          ? { ...(local as FileState), origin: incoming.origin, changedAtMs: incoming.changedAtMs, version: before ? mergeVersions(before.version, incoming.version) : incoming.version }
+          ? { ...(local as FileState), origin: incoming.origin, changedAtMs: incoming.changedAtMs, version: mergeVersions(before?.version ?? {}, incoming.version) }
           : mergeIdentical(local as FileState, incoming);
         this.ctx.store.transaction(() => {
           this.ctx.store.put(merged);
@@ -352,17 +352,14 @@ export class OfferReceiver {
       if (st.kind === 'dir') for (const name of fs.readdir(abs)) await visit(`${rel}/${name}`);
       const rec = this.ctx.store.get(path);
       const own = rec === undefined || rec.origin === this.ctx.view.self || !this.unchangedOnDisk(sub, rec);
-      if (!own) return;
-      if (st.kind === 'dir') {
-        if (fs.readdir(abs).length > 0) return;
-        await fs.rmdir(abs);
-      } else {
-        const loser: FileState = rec ?? { path, meta: { kind: st.kind === 'symlink' ? 'symlink' : 'file', sizeBytes: 0, mtimeNs: 0n, mode: st.mode, uid: st.uid, gid: st.gid }, version: {}, origin: this.ctx.view.self, changedAtMs: this.ctx.clock.nowMs() };
-        const kept = await preserveLoser(this.ctx, sub, { ...loser, origin: this.ctx.view.self });
-        await backupIfConfigured(fs, sub, st);
-        if (fs.lstat(abs) !== undefined) await fs.unlink(abs);
+      if (!own || (st.kind === 'dir' && fs.readdir(abs).length > 0)) return;
+      if (st.kind !== 'dir') {
+        // Named after this node (its own change); a no-op where applyDelete's backup keeps it.
+        const loser: FileState = { path, meta: { kind: st.kind === 'symlink' ? 'symlink' : 'file', sizeBytes: 0, mtimeNs: 0n, mode: st.mode, uid: st.uid, gid: st.gid }, version: {}, changedAtMs: this.ctx.clock.nowMs(), ...rec, origin: this.ctx.view.self };
+        const kept = await preserveLoser(this.ctx, sub, loser);
         this.ctx.log.info({ path, kept }, 'receive_only: removed a local entry that blocked a deletion');
       }
+      await applyDelete(fs, sub);
       this.ctx.store.remove(path);
     };
     for (const name of fs.readdir(top)) await visit(t.rel === '' ? name : `${t.rel}/${name}`);
