@@ -56,6 +56,7 @@ export async function commandCheck(rt: Runtime, cmd: Command, io: Io): Promise<n
     force: cmd.action === 'force',
     allowMassDelete: cmd.options.allowMassDelete,
     dryRun: cmd.options.dryRun,
+    keepChanged: cmd.options.verbose,
   });
   progress?.done();
   return renderCheck(io, cmd, report);
@@ -67,7 +68,7 @@ function renderCheck(io: Io, cmd: Command, report: CheckReport): number {
   }
   for (const p of report.problems) io.err(`csync: ${p.path}: ${p.message}\n`);
   for (const h of report.halted) io.err(`csync: ${h.message}\nhint: ${h.hint ?? ''}\n`);
-  if (!cmd.options.quiet && cmd.action === 'check') io.err(`checked ${report.entriesSeen} entries: ${report.changed.length} changed\n`);
+  if (!cmd.options.quiet && cmd.action === 'check') io.err(`checked ${report.entriesSeen} entries: ${report.changedCount} changed\n`);
   return report.halted.length > 0 || report.problems.length > 0 ? 1 : 0;
 }
 

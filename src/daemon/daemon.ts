@@ -282,7 +282,7 @@ export class Daemon {
     const ctx = this.rt.ctx;
     const targets = this.takeTargets();
     if (targets.length > 0) {
-      const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+      const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false, keepChanged: false });
       for (const h of report.halted) ctx.log.error({ code: h.code, reason: h.message, hint: h.hint }, 'Group halted');
     }
     if (!ctx.store.hasDirty() || !this.pool) return;

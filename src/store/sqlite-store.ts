@@ -5,7 +5,7 @@ import { CsyncError } from '../core/errors.ts';
 import type { EntryKind, FileMeta, FileState, LogicalPath, NodeName, VersionVector } from '../core/types.ts';
 import { formatVersion, parseVersion } from '../core/version.ts';
 import { assertSchemaNotNewer, migrate, readSchemaVersion, SCHEMA_VERSION } from './migrate.ts';
-import type { ConflictRow, DirtyRow, PendingActionRow, PinRow, ScanRow, StateStore } from './state-store.ts';
+import type { ConflictRow, DirtyEntry, DirtyRow, PendingActionRow, PinRow, ScanRow, StateStore } from './state-store.ts';
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -50,6 +50,14 @@ interface DirtySqlRow {
   force: number;
   last_error: string | null;
   marked_at_ms: number;
+}
+/** A dirty row joined with its files row (f_kind NULL when the path has no recorded state). */
+interface DirtyStateSqlRow extends Omit<StateSqlRow, 'kind'> {
+  kind: string | null;
+  peer: string;
+  force: bigint;
+  last_error: string | null;
+  marked_at_ms: bigint;
 }
 interface PendingActionSqlRow {
   id: number;
@@ -178,6 +186,13 @@ function prepareStatements(db: Database.Database) {
       ON CONFLICT (path, peer) DO UPDATE SET force = max(force, excluded.force), last_error = NULL, marked_at_ms = excluded.marked_at_ms`),
     listDirty: p(`${DIRTY_SELECT} ORDER BY path, peer`),
     listDirtyOfPeer: p(`${DIRTY_SELECT} WHERE peer = ? ORDER BY path`),
+    // Walks dirty_by_peer (peer, path) in order from @after; each row's state by primary key.
+    dirtyPage: wide(`SELECT d.path AS path, d.peer AS peer, d.force AS force, d.last_error AS last_error, d.marked_at_ms AS marked_at_ms,
+      ${STATE_COLS.map((c) => `f.${c} AS ${c}`).join(', ')}
+      FROM dirty d LEFT JOIN files f ON f.path = d.path WHERE d.peer = @peer AND d.path > @after ORDER BY d.path LIMIT @limit`),
+    dirtyDeletions: p(`SELECT d.path FROM dirty d JOIN files f ON f.path = d.path WHERE d.peer = ? AND f.kind = 'deleted' ORDER BY d.path`).pluck(true),
+    countLive: p(`SELECT count(*) FROM files WHERE path > @p || '/' AND path < (@p || '0') AND kind != 'deleted'`).pluck(true),
+    hasChildren: p(`SELECT 1 FROM files WHERE path > @p || '/' AND path < (@p || '0') LIMIT 1`).pluck(true),
     dirtyPeers: p('SELECT peer FROM dirty WHERE path = ? ORDER BY peer').pluck(true),
     anyDirty: p('SELECT 1 FROM dirty LIMIT 1').pluck(true),
     anyDirtyOfPeer: p('SELECT 1 FROM dirty WHERE peer = ? LIMIT 1').pluck(true),
@@ -327,6 +342,27 @@ export class SqliteStateStore implements StateStore {
       const rows = (peer === undefined ? this.#stmt.listDirty.all() : this.#stmt.listDirtyOfPeer.all(peer)) as DirtySqlRow[];
       return rows.map(dirtyFromRow);
     });
+  }
+
+  dirtyPage(peer: NodeName, after: string, limit: number): DirtyEntry[] {
+    return this.#guard(() => `list dirty rows of ${JSON.stringify(peer)}`, () =>
+      (this.#stmt.dirtyPage.all({ peer, after, limit }) as DirtyStateSqlRow[]).map((r) => ({
+        row: { path: r.path as LogicalPath, peer: r.peer, force: r.force === 1n, lastError: r.last_error ?? undefined, markedAtMs: Number(r.marked_at_ms) },
+        state: r.kind === null ? undefined : stateFromRow(r as StateSqlRow),
+      })),
+    );
+  }
+
+  dirtyDeletions(peer: NodeName): LogicalPath[] {
+    return this.#guard(() => `list dirty deletions of ${JSON.stringify(peer)}`, () => this.#stmt.dirtyDeletions.all(peer) as LogicalPath[]);
+  }
+
+  countLive(prefix: string): number {
+    return this.#guard(() => `count entries under ${JSON.stringify(prefix)}`, () => this.#stmt.countLive.get({ p: prefix }) as number);
+  }
+
+  hasChildren(path: string): boolean {
+    return this.#guard(() => `look for entries under ${JSON.stringify(path)}`, () => this.#stmt.hasChildren.get({ p: path }) !== undefined);
   }
 
   hasDirty(peer?: NodeName): boolean {

@@ -13,6 +13,12 @@ export interface DirtyRow {
   readonly markedAtMs: number;
 }
 
+/** A dirty row with the state it is about (undefined when the path has no recorded state). */
+export interface DirtyEntry {
+  readonly row: DirtyRow;
+  readonly state: FileState | undefined;
+}
+
 /** An unresolved conflict between this node's version of `path` and `peer`'s. */
 export interface ConflictRow {
   readonly path: LogicalPath;
@@ -84,6 +90,17 @@ export interface StateStore {
   markDirty(path: LogicalPath, peers: readonly NodeName[], opts: { force: boolean; nowMs: number }): void;
   /** Dirty rows, optionally only for one peer, ordered by path. */
   listDirty(peer?: NodeName): DirtyRow[];
+  /**
+   * Up to `limit` dirty rows of `peer` whose path sorts after `after` ('' for the first page), in
+   * path order, each with its recorded state: an update pass pages through them in constant memory.
+   */
+  dirtyPage(peer: NodeName, after: string, limit: number): DirtyEntry[];
+  /** Paths dirty for `peer` whose recorded state is a tombstone, in path order. */
+  dirtyDeletions(peer: NodeName): LogicalPath[];
+  /** How many live (not deleted) entries lie strictly below `prefix`. */
+  countLive(prefix: string): number;
+  /** True when any entry (a tombstone too) is recorded strictly below `path`. */
+  hasChildren(path: string): boolean;
   /** True when any row (or any row for `peer`) is dirty: cheap, reads one row at most. */
   hasDirty(peer?: NodeName): boolean;
   /** The peers `path` is dirty for (its recorded state not yet delivered to them), sorted. */

@@ -10,7 +10,9 @@ import type { Target } from './scope.ts';
 
 /** Result of a check: what changed, what could not be read, which roots halted. */
 export interface CheckReport {
+  /** The new states (empty when `keepChanged` is false; `changedCount` counts them anyway). */
   readonly changed: FileState[];
+  readonly changedCount: number;
   readonly problems: ScanProblem[];
   readonly halted: CsyncError[];
   readonly entriesSeen: number;
@@ -26,14 +28,27 @@ export interface CheckOptions {
   readonly force: boolean;
   readonly allowMassDelete: boolean;
   readonly dryRun: boolean;
+  /**
+   * Keep the new states in the report (default true). A daemon's check of a whole tree passes
+   * false: states are recorded a batch at a time and not held (memory stays flat at any size).
+   */
+  readonly keepChanged?: boolean;
   /** Progress for a terminal: entries seen and bytes hashed so far, per target. */
   readonly onProgress?: (p: { root: string; files: number; bytes: number }) => void;
 }
 
 /** Scans each target, records changes (one transaction per target) and marks dirty rows. */
 export async function runCheck(ctx: SyncContext, targets: readonly Target[], opts: CheckOptions): Promise<CheckReport> {
-  const report = { changed: [] as FileState[], problems: [] as ScanProblem[], halted: [] as CsyncError[], entriesSeen: 0, bytesHashed: 0 };
+  const report = { changed: [] as FileState[], changedCount: 0, problems: [] as ScanProblem[], halted: [] as CsyncError[], entriesSeen: 0, bytesHashed: 0 };
+  const keep = opts.keepChanged ?? true;
   for (const t of targets) {
+    // Each batch of changes is recorded (one transaction) as the walk goes on; a crash midway
+    // leaves true changes recorded and the rest found by the next check.
+    const onChanges = (states: readonly FileState[], why: readonly string[]): void => {
+      states.forEach((c, i) => ctx.log.debug({ path: c.path, why: why[i], version: c.version }, 'Local change'));
+      if (!opts.dryRun) recordChanges(ctx, states, { force: false });
+      if (keep || opts.dryRun) report.changed.push(...states);
+    };
     const result = await scan({
       fs: ctx.fs,
       hasher: ctx.hasher,
@@ -47,20 +62,15 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
       self: ctx.view.self,
       nowMs: ctx.clock.nowMs(),
       allowMassDelete: opts.allowMassDelete,
+      onChanges,
       ...(opts.onProgress ? { onHashed: (files: number, bytes: number) => opts.onProgress?.({ root: t.absRoot, files, bytes }) } : {}),
     });
-    result.changed.forEach((c, i) => ctx.log.debug({ path: c.path, why: result.why[i], version: c.version }, 'Local change'));
+    report.changedCount += result.changedCount;
     report.problems.push(...result.problems);
     report.entriesSeen += result.entriesSeen;
     report.bytesHashed += result.bytesHashed;
     if (result.halted) report.halted.push(result.halted);
-    if (opts.dryRun) {
-      report.changed.push(...result.changed);
-      continue;
-    }
-    recordChanges(ctx, result.changed, { force: false });
-    if (opts.markAll) recordChanges(ctx, currentStates(ctx, t, opts), { force: opts.force });
-    report.changed.push(...result.changed);
+    if (opts.markAll && !opts.dryRun) recordChanges(ctx, currentStates(ctx, t, opts), { force: opts.force });
   }
   return report;
 }

@@ -4,7 +4,7 @@ import { CsyncError } from '../core/errors.ts';
 import type { FileState, GroupName, IgnoredAttr, LogicalPath, NodeName, RootId } from '../core/types.ts';
 import { sameContent, sameMeta } from '../core/decide.ts';
 import { compareVersions, mergeVersions } from '../core/version.ts';
-import type { DirtyRow } from '../store/state-store.ts';
+import type { DirtyEntry, DirtyRow } from '../store/state-store.ts';
 import { wouldDeleteTooMany } from '../core/safety.ts';
 import type { SyncContext } from './context.ts';
 import type { OfferOutcome } from './receive.ts';
@@ -93,79 +93,101 @@ export async function runUpdate(ctx: SyncContext, opts: UpdateOptions): Promise<
     if (opts.groups && !opts.groups.has(g.config.name)) continue;
     for (const p of g.peers) if (!opts.peers || opts.peers.has(p)) peers.add(p);
   }
-  // One read of the recorded states serves every peer of the pass (they share most rows).
-  const shared = new SharedStates(ctx);
-  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts, shared)));
+  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts)));
 }
 
+/** Dirty rows read per page: memory of a pass follows the window, not the number of rows. */
+const PAGE_ROWS = 1024;
+
 /**
- * The recorded states of dirty rows, read once per pass: point reads for a few rows, one range
- * read of the whole store for many (cheaper than a point read per row, and shared by all peers so a
- * large pass holds one copy, not one per peer). A state that changes during the pass is sent next
- * pass (clearDirty only clears the version that was delivered).
+ * The dirty entries of one peer that this pass may deliver (in scope, not held back), read from
+ * the store a page at a time in path order (parents before children). A row marked or cleared
+ * behind the cursor during the pass is left for the next pass.
  */
-class SharedStates {
+class DirtyCursor {
+  private page: DirtyEntry[] = [];
+  private at = 0;
+  private after = '';
+  private exhausted = false;
   private readonly ctx: SyncContext;
-  private all: Map<string, FileState> | undefined;
-  constructor(ctx: SyncContext) {
+  private readonly peer: NodeName;
+  private readonly keep: (e: DirtyEntry) => boolean;
+  constructor(ctx: SyncContext, peer: NodeName, keep: (e: DirtyEntry) => boolean) {
     this.ctx = ctx;
+    this.peer = peer;
+    this.keep = keep;
   }
-  of(rows: readonly DirtyRow[]): Map<string, FileState> {
-    if (rows.length < 256 && this.all === undefined) {
-      const out = new Map<string, FileState>();
-      for (const r of rows) {
-        const st = this.ctx.store.get(r.path);
-        if (st) out.set(r.path, st);
+
+  peek(): DirtyEntry | undefined {
+    for (;;) {
+      const e = this.page[this.at];
+      if (e !== undefined) {
+        if (this.keep(e)) return e;
+        this.at++;
+        continue;
       }
-      return out;
+      if (this.exhausted) return undefined;
+      this.page = this.ctx.store.dirtyPage(this.peer, this.after, PAGE_ROWS);
+      this.at = 0;
+      this.exhausted = this.page.length < PAGE_ROWS;
+      this.after = this.page[this.page.length - 1]?.row.path ?? this.after;
     }
-    if (this.all === undefined) {
-      this.all = new Map();
-      for (const st of this.ctx.store.list()) this.all.set(st.path, st);
-    }
-    return this.all;
+  }
+
+  next(): DirtyEntry | undefined {
+    const e = this.peek();
+    if (e !== undefined) this.at++;
+    return e;
   }
 }
 
 /**
  * SPEC §4.6: per group, if the tombstones about to go to `peer` exceed max_delete of the group's
- * files, hold them back (they stay dirty) and report the group as halted.
+ * entries, they are held back (they stay dirty) and the group is reported as halted. Returns the
+ * halted groups. Counts come from the store; no row list is held.
  */
-function holdMassDeletes(ctx: SyncContext, peer: NodeName, rows: DirtyRow[], states: Map<string, FileState>, report: PeerReport): DirtyRow[] {
-  if (!rows.some((r) => states.get(r.path)?.meta.kind === 'deleted')) return rows;
-  const held = new Set<string>();
+function massDeleteHalts(ctx: SyncContext, peer: NodeName, opts: UpdateOptions, report: PeerReport): Set<GroupName> {
+  const halted = new Set<GroupName>();
+  const deletions = new Map<GroupName, number>();
+  for (const path of ctx.store.dirtyDeletions(peer)) {
+    if (!inScope(ctx, path, opts)) continue;
+    const groups = new Set(targetsOf(ctx.view, ctx.matchers, path).map((t) => t.group.config.name));
+    for (const g of groups) deletions.set(g, (deletions.get(g) ?? 0) + 1);
+  }
   for (const g of ctx.view.groups.values()) {
-    if (!g.peers.includes(peer)) continue;
-    const inGroup = rows.filter((r) => targetsOf(ctx.view, ctx.matchers, r.path).some((t) => t.group === g));
-    const deletions = inGroup.filter((r) => states.get(r.path)?.meta.kind === 'deleted');
-    if (deletions.length === 0) continue;
+    const count = deletions.get(g.config.name) ?? 0;
+    if (count === 0 || !g.peers.includes(peer)) continue;
     let live = 0;
-    for (const root of g.roots.keys()) live += ctx.store.list(root).filter((s) => s.meta.kind !== 'deleted' && s.path !== root).length;
-    const total = live + deletions.length;
-    if (!wouldDeleteTooMany({ deletions: deletions.length, total, maxDeletePercent: g.config.maxDeletePercent })) continue;
-    for (const r of deletions) held.add(r.path);
+    for (const root of g.roots.keys()) live += ctx.store.countLive(root);
+    const total = live + count;
+    if (!wouldDeleteTooMany({ deletions: count, total, maxDeletePercent: g.config.maxDeletePercent })) continue;
+    halted.add(g.config.name);
     report.halted.push(new CsyncError('CSYNC_SYNC_HALTED_FOR_SAFETY',
-      `group ${JSON.stringify(g.config.name)} to ${JSON.stringify(peer)}: update would delete ${deletions.length} of ${total} entries (max_delete ${g.config.maxDeletePercent}%)`,
+      `group ${JSON.stringify(g.config.name)} to ${JSON.stringify(peer)}: update would delete ${count} of ${total} entries (max_delete ${g.config.maxDeletePercent}%)`,
       { hint: 'if the deletion is intended, run again with --allow-mass-delete' }));
   }
-  return held.size === 0 ? rows : rows.filter((r) => !held.has(r.path));
+  return halted;
 }
 
-function inScope(ctx: SyncContext, row: DirtyRow, opts: UpdateOptions): boolean {
-  if (opts.paths && !opts.paths.some((p) => row.path === p || row.path.startsWith(`${p}/`))) return false;
+function inScope(ctx: SyncContext, path: LogicalPath, opts: UpdateOptions): boolean {
+  if (opts.paths && !opts.paths.some((p) => path === p || path.startsWith(`${p}/`))) return false;
   if (!opts.groups) return true;
-  return targetsOf(ctx.view, ctx.matchers, row.path).some((t) => opts.groups?.has(t.group.config.name));
+  return targetsOf(ctx.view, ctx.matchers, path).some((t) => opts.groups?.has(t.group.config.name));
 }
 
-async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions, shared: SharedStates): Promise<PeerReport> {
+async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions): Promise<PeerReport> {
   const started = ctx.clock.nowMs();
   const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], delivered: [], superseded: [], failed: [], bytes: 0, ms: 0, planned: [], halted: [] };
-  const all = ctx.store.listDirty(peer).filter((r) => inScope(ctx, r, opts));
-  const states = shared.of(all);
-  const rows = opts.allowMassDelete ? all : holdMassDeletes(ctx, peer, all, states, report);
-  if (rows.length === 0 || opts.dryRun) {
-    report.status = rows.length === 0 ? 'nothing-to-do' : 'dry-run';
-    report.planned = rows.map((r) => r.path);
+  const halted = opts.allowMassDelete ? new Set<GroupName>() : massDeleteHalts(ctx, peer, opts, report);
+  const keep = (e: DirtyEntry): boolean => {
+    if (!inScope(ctx, e.row.path, opts)) return false;
+    if (halted.size === 0 || e.state?.meta.kind !== 'deleted') return true;
+    return !targetsOf(ctx.view, ctx.matchers, e.row.path).some((t) => halted.has(t.group.config.name));
+  };
+  const cursor = new DirtyCursor(ctx, peer, keep);
+  if (cursor.peek() === undefined || opts.dryRun) {
+    report.status = cursor.peek() === undefined ? 'nothing-to-do' : 'dry-run';
+    for (let e = cursor.next(); e !== undefined; e = cursor.next()) report.planned.push(e.row.path);
     return report;
   }
   let channel: OfferChannel;
@@ -174,26 +196,34 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions,
   } catch (err) {
     const e = err instanceof CsyncError ? err : new CsyncError('CSYNC_PEER_UNREACHABLE', `peer ${JSON.stringify(peer)}: ${String(err)}`);
     ctx.store.transaction(() => {
-      for (const r of rows) ctx.store.setDirtyError(r.path, peer, e.message);
+      for (let r = cursor.next(); r !== undefined; r = cursor.next()) ctx.store.setDirtyError(r.row.path, peer, e.message);
     });
     ctx.log.warn({ peer, code: e.code, reason: e.message }, 'Peer not updated');
     return { ...report, status: 'failed', error: e, ms: ctx.clock.nowMs() - started };
   }
+  const total = opts.onProgress ? countEntries(ctx, peer, keep) : 0;
   const batch = new WriteBatch(ctx);
   try {
-    // Creations and file deletions first (parents sort before children); directory deletions
-    // last and deepest first, so a directory is empty when its deletion arrives.
-    const dirDelete = new Set(rows.filter((r) => isDirDeletion(ctx, states.get(r.path))).map((r) => r.path as string));
-    const dirDeletes = rows.filter((r) => dirDelete.has(r.path)).sort((a, b) => b.path.localeCompare(a.path));
-    const others = rows.filter((r) => !dirDelete.has(r.path));
-    let done = 0;
-    const step = async (r: DirtyRow): Promise<void> => {
-      await offerOne(ctx, channel, r, states.get(r.path), report, batch);
-      opts.onProgress?.({ peer, done: ++done, total: rows.length, bytes: report.bytes });
+    // Creations and file deletions first, in path order (parents before children); directory
+    // deletions last and deepest first, so a directory is empty when its deletion arrives.
+    const dirDeletes: DirtyEntry[] = [];
+    const nextOffer = (): DirtyEntry | undefined => {
+      for (let e = cursor.next(); e !== undefined; e = cursor.next()) {
+        if (!isDirDeletion(ctx, e.state)) return e;
+        dirDeletes.push(e);
+      }
+      return undefined;
     };
-    await runPool(others, opts.window ?? DEFAULT_WINDOW, step);
+    let done = 0;
+    const step = async (e: DirtyEntry): Promise<void> => {
+      await offerOne(ctx, channel, e.row, e.state, report, batch);
+      opts.onProgress?.({ peer, done: ++done, total, bytes: report.bytes });
+    };
+    await runPool(nextOffer, opts.window ?? DEFAULT_WINDOW, step);
     batch.flush();
-    await runPool(dirDeletes, 1, step);
+    dirDeletes.sort((a, b) => b.row.path.localeCompare(a.row.path));
+    let d = 0;
+    await runPool(() => dirDeletes[d++], 1, step);
   } finally {
     batch.flush();
     channel.close();
@@ -202,18 +232,26 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions,
   return report;
 }
 
+/** How many entries a cursor over `peer`'s dirty rows yields (a terminal's progress total). */
+function countEntries(ctx: SyncContext, peer: NodeName, keep: (e: DirtyEntry) => boolean): number {
+  const c = new DirtyCursor(ctx, peer, keep);
+  let n = 0;
+  while (c.next() !== undefined) n++;
+  return n;
+}
+
 function isDirDeletion(ctx: SyncContext, s: FileState | undefined): boolean {
   if (s?.meta.kind !== 'deleted') return false;
   // A tombstone does not say what it was; a path with recorded children was a directory.
-  return ctx.store.list(s.path).length > 1;
+  return ctx.store.hasChildren(s.path);
 }
 
-async function runPool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
+/** Runs `fn` on what `next` yields until it yields undefined, `width` at a time. */
+async function runPool<T>(next: () => T | undefined, width: number, fn: (item: T) => Promise<void>): Promise<void> {
   const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
+    for (let item = next(); item !== undefined; item = next()) await fn(item);
   };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  await Promise.all(Array.from({ length: width }, worker));
 }
 
 async function offerOne(

@@ -146,6 +146,35 @@ for (const backend of BACKENDS) {
         assert.deepEqual(store.listDirty('nobody'), []);
       });
 
+      it('pages dirty rows of one peer after a path, each with its state (undefined when unrecorded)', () => {
+        const paths = ['/r/a', '/r/b', '/r/c', '/r/d', '/r/e'].map(lp);
+        for (const p of paths.slice(0, 4)) store.put(stateAt(p));
+        store.markDirty(paths[4]!, ['p1'], { force: false, nowMs: 9 });
+        for (const p of paths.slice(0, 4)) store.markDirty(p, ['p1', 'p2'], { force: p === '/r/b', nowMs: 3 });
+        const first = store.dirtyPage('p1', '', 2);
+        assert.deepEqual(first.map((e) => [e.row.path, e.row.peer, e.row.force, e.row.markedAtMs]), [['/r/a', 'p1', false, 3], ['/r/b', 'p1', true, 3]]);
+        assert.deepEqual(first[0]?.state, stateAt(lp('/r/a')));
+        const rest = store.dirtyPage('p1', '/r/b', 10);
+        assert.deepEqual(rest.map((e) => e.row.path), ['/r/c', '/r/d', '/r/e']);
+        assert.equal(rest[2]?.state, undefined);
+        assert.deepEqual(store.dirtyPage('p1', '/r/e', 10), []);
+        assert.deepEqual(store.dirtyPage('p2', '', 10).map((e) => e.row.path), ['/r/a', '/r/b', '/r/c', '/r/d']);
+      });
+
+      it('lists dirty deletions, counts live entries below a path and finds children', () => {
+        const dead = (p: string): FileState => ({ ...stateAt(lp(p)), meta: { kind: 'deleted', sizeBytes: 0, mtimeNs: 0n, mode: 0, uid: 0, gid: 0 } });
+        for (const s of [stateAt(lp('/r')), stateAt(lp('/r/a')), dead('/r/b'), dead('/r/c'), stateAt(lp('/r-x/z')), dead('/r/c/d')]) store.put(s);
+        store.markDirty(lp('/r/a'), ['p1'], { force: false, nowMs: 1 });
+        store.markDirty(lp('/r/b'), ['p1', 'p2'], { force: false, nowMs: 1 });
+        store.markDirty(lp('/r/c/d'), ['p1'], { force: false, nowMs: 1 });
+        assert.deepEqual(store.dirtyDeletions('p1'), ['/r/b', '/r/c/d']);
+        assert.deepEqual(store.dirtyDeletions('p2'), ['/r/b']);
+        assert.equal(store.countLive('/r'), 1, 'only /r/a: not /r itself, tombstones or the sibling /r-x');
+        assert.equal(store.hasChildren('/r/c'), true, 'a tombstone below counts');
+        assert.equal(store.hasChildren('/r/b'), false);
+        assert.equal(store.hasChildren('/r-x/z'), false);
+      });
+
       it('keeps force sticky and resets lastError when re-marked', () => {
         store.markDirty(F_FILE.path, ['p1'], { force: true, nowMs: 1 });
         store.setDirtyError(F_FILE.path, 'p1', 'peer "p1": connection refused');

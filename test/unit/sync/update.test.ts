@@ -189,4 +189,40 @@ describe('runUpdate', () => {
     assert.ok(!sent.some((s) => s.offer.state.meta.kind === 'deleted'));
     assert.equal(n.store.listDirty('b').filter((r) => n.store.get(r.path)?.meta.kind === 'deleted').length, 4);
   });
+
+  it('pages through more dirty rows than fit one page: each once, parents first, directory deletions last', async (t) => {
+    const n = await memoryNode('a');
+    t.after(() => n.close());
+    const dirs = Array.from({ length: 6 }, (_, i) => `d${i}`);
+    for (const d of dirs) {
+      n.mem.mkdirpSync(`${ROOT}/${d}/sub`);
+      for (let i = 0; i < 250; i++) n.mem.writeFileSync(`${ROOT}/${d}/${i % 2 === 0 ? 'sub/' : ''}f${i}`, `${d}${i}`);
+    }
+    await check(n);
+    const created: Sent[] = [];
+    const [first] = await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), connect: fakeConnect(created) });
+    const offered = created.map((s) => s.offer.state.path as string);
+    assert.equal(offered.length, 1 + 6 * 2 + 6 * 250, 'the root, 12 directories and 1,500 files');
+    assert.equal(new Set(offered).size, offered.length, 'no entry offered twice');
+    assert.equal(first?.sent, offered.length);
+    const seen = new Set<string>();
+    for (const p of offered) {
+      const parent = p.slice(0, p.lastIndexOf('/'));
+      if (p !== ROOT) assert.ok(seen.has(parent), `${p} offered before its parent`);
+      seen.add(p);
+    }
+    assert.deepEqual(dirtyPaths(n, 'b'), []);
+
+    for (const d of dirs) n.mem.removeSync(`${ROOT}/${d}`);
+    await check(n);
+    const deleted: Sent[] = [];
+    await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), allowMassDelete: true, connect: fakeConnect(deleted) });
+    const order = deleted.map((s) => s.offer.state.path as string);
+    assert.equal(order.length, 6 * 2 + 6 * 250);
+    for (const [i, p] of order.entries()) {
+      const later = order.slice(i + 1);
+      assert.ok(!later.some((q) => q.startsWith(`${p}/`)), `${p} deleted before something inside it`);
+    }
+    assert.deepEqual(dirtyPaths(n, 'b'), []);
+  });
 });
