@@ -62,7 +62,7 @@ export class FailingFileSystem implements FileSystem {
       },
       commit: async (meta, opts) => {
         check('commit');
-        await inner.commit(meta, opts);
+        return inner.commit(meta, opts);
       },
       abort: async () => {
         check('abort');

@@ -27,9 +27,10 @@ export interface PendingWrite {
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Sets `meta` on the temp file, fsyncs it, renames it over `target` and fsyncs the directory
-   * (unless `syncDir: false`, when the caller fsyncs the directory once for a batch).
+   * (unless `syncDir: false`, when the caller fsyncs the directory once for a batch). Resolves
+   * with the file's stat as committed (what an lstat of `target` would report right after).
    */
-  commit(meta: FsMetaUpdate, opts?: { syncDir?: boolean }): Promise<void>;
+  commit(meta: FsMetaUpdate, opts?: { syncDir?: boolean }): Promise<FsStat>;
   /** Removes the temp file. Safe to call after a failed write; a no-op after commit. */
   abort(): Promise<void>;
 }

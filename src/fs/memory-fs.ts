@@ -352,12 +352,14 @@ class MemoryPendingWrite implements PendingWrite {
     this.#chunks.push(chunk.slice());
   }
 
-  async commit(meta: FsMetaUpdate): Promise<void> {
+  async commit(meta: FsMetaUpdate): Promise<FsStat> {
     if (this.#state !== 'open') throw new Error(`bug: commit after ${this.#state}`);
-    this.#temp.content = concat(this.#chunks);
-    applyMeta(this.#temp, meta);
+    const node = this.#temp;
+    node.content = concat(this.#chunks);
+    applyMeta(node, meta);
     this.#ops.commit();
     this.#state = 'committed';
+    return { kind: 'file', sizeBytes: node.content.length, mtimeNs: node.mtimeNs, mode: node.mode, uid: node.uid, gid: node.gid, ino: node.ino };
   }
 
   async abort(): Promise<void> {

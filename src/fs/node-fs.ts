@@ -343,26 +343,33 @@ class NodePendingWrite implements PendingWrite {
     });
   }
 
-  async commit(meta: FsMetaUpdate, opts: { syncDir?: boolean } = {}): Promise<void> {
+  async commit(meta: FsMetaUpdate, opts: { syncDir?: boolean } = {}): Promise<FsStat> {
     if (this.#state !== 'open') throw new Error(`bug: commit after ${this.#state}`);
     await this.#writeback;
     const fd = this.#fd;
     const p = this.#tempPath;
-    // Metadata goes on the temp file so the target appears complete in one rename.
-    const st = wrapSync('fstat', p, () => fstatSync(fd));
-    const owner = ownerChange(meta, { uid: st.uid, gid: st.gid });
+    // Metadata goes on the temp file so the target appears complete in one rename. The one fstat
+    // comes last: it both tells whether the owner must change and is what the caller records.
+    const chmod = (): void => {
+      if (meta.mode !== undefined) wrapSync('chmod', p, () => fchmodSync(fd, meta.mode! & 0o7777));
+    };
+    chmod();
+    if (meta.mtimeNs !== undefined) {
+      const s = nsToSeconds(meta.mtimeNs);
+      wrapSync('utimes', p, () => futimesSync(fd, s, s));
+    }
+    let st = wrapSync('fstat', p, () => fstatSync(fd, { bigint: true }));
+    const owner = ownerChange(meta, { uid: Number(st.uid), gid: Number(st.gid) });
     if (owner !== undefined) {
       try {
         fchownSync(fd, owner.uid, owner.gid);
+        // chown clears setuid/setgid bits: set the mode again, then see what the file has now.
+        chmod();
+        st = wrapSync('fstat', p, () => fstatSync(fd, { bigint: true }));
       } catch (err) {
         // EPERM: not allowed to change the owner; keeping the current owner is safe (see above).
         if (errCode(err) !== 'EPERM') throw ioError('chown', p, err);
       }
-    }
-    if (meta.mode !== undefined) wrapSync('chmod', p, () => fchmodSync(fd, meta.mode! & 0o7777));
-    if (meta.mtimeNs !== undefined) {
-      const s = nsToSeconds(meta.mtimeNs);
-      wrapSync('utimes', p, () => futimesSync(fd, s, s));
     }
     // The one call that waits for the disk runs on the thread pool, so many files sync at once.
     await wrap('fsync', p, () => fsyncFd(fd));
@@ -370,6 +377,7 @@ class NodePendingWrite implements PendingWrite {
     wrapSync('rename', this.#target, () => renameSync(p, this.#target));
     this.#state = 'committed';
     if (opts.syncDir !== false) await fsyncDirectory(dirname(this.#target));
+    return toFsStat(st);
   }
 
   /** Closes and removes the temp file; a no-op after commit or a previous abort. */

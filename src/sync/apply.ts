@@ -98,7 +98,8 @@ async function clearWay(fs: FileSystem, t: ApplyTarget, st: FsStat | undefined):
 /**
  * Writes a file's content from `chunks` atomically, verifying the xxh64 hash before the rename.
  * A mismatch aborts the temp file and throws CSYNC_IO ("content hash mismatch"); nothing changes.
- * With `syncDir: false` the caller must fsync the directory before reporting success.
+ * With `syncDir: false` the caller must fsync the directory before reporting success. Resolves
+ * with the file's stat as committed.
  */
 export async function applyFile(
   ports: ApplyPorts,
@@ -106,7 +107,7 @@ export async function applyFile(
   meta: FileMeta,
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   opts: { syncDir?: boolean } = {},
-): Promise<void> {
+): Promise<FsStat> {
   const abs = absOf(t);
   await ensureParents(ports.fs, t);
   const st = ports.fs.lstat(abs);
@@ -127,7 +128,7 @@ export async function applyFile(
     }
     if (st?.kind === 'dir') await clearWay(ports.fs, t, st);
     else await backupIfConfigured(ports.fs, t, st);
-    await pending.commit(metaUpdate(meta, t.group.config.ignore), { syncDir: opts.syncDir ?? true });
+    return await pending.commit(metaUpdate(meta, t.group.config.ignore), { syncDir: opts.syncDir ?? true });
   } catch (err) {
     await pending.abort();
     throw err;

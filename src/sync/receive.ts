@@ -5,6 +5,7 @@ import { decide, sameContent } from '../core/decide.ts';
 import { mergeIdentical, resolveConflict } from '../core/conflict.ts';
 import { toRelPath } from '../core/paths.ts';
 import type { FileState, GroupName, NodeName, RelPath } from '../core/types.ts';
+import type { FsStat } from '../fs/filesystem.ts';
 import { logicalPath } from '../core/types.ts';
 import { bumpVersion, compareVersions, mergeVersions } from '../core/version.ts';
 import type { OfferResult } from '../protocol/messages.ts';
@@ -310,15 +311,15 @@ export class OfferReceiver {
     else if (local?.meta.kind === 'file' && local.meta.hash === meta.hash && local.meta.sizeBytes === meta.sizeBytes) {
       await applyMetaOnly(fs, t, meta);
     } else if (offer.content !== undefined) {
-      await applyFile(this.ctx, t, meta, [offer.content], { syncDir: false });
-      return { result: 'applied', state: await this.record(t, incoming, { syncParent: true }) };
+      const st = await applyFile(this.ctx, t, meta, [offer.content], { syncDir: false });
+      return { result: 'applied', state: await this.record(t, incoming, { syncParent: true, st }) };
     } else {
       // A large file already here: ask for the blocks that differ and rebuild from the old file.
       const abs = t.rel === '' ? t.absRoot : `${t.absRoot}/${t.rel}`;
       const blocks = local?.meta.kind === 'file' ? await deltaSignatures(fs, this.ctx.hasher, abs, meta.sizeBytes) : undefined;
       const queue = new AsyncQueue<DeltaBlock>();
       const content = blocks ? reconstruct(fs, abs, meta.sizeBytes, queue) : bytesOf(queue);
-      const done = applyFile(this.ctx, t, meta, content, { syncDir: false }).then(() => this.record(t, incoming, { syncParent: true }));
+      const done = applyFile(this.ctx, t, meta, content, { syncDir: false }).then((st) => this.record(t, incoming, { syncParent: true, st }));
       const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => ({ result: 'rejected' as const, reason: reasonOf(err) }));
       const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, nextOffset: 0, cancelIdle: () => undefined };
       this.armIdle(offer.id, tr);
@@ -368,10 +369,11 @@ export class OfferReceiver {
   /**
    * Records the applied state with the metadata actually on disk, so the next scan sees no change.
    * With `syncParent`, the parent directory is fsynced (group-committed) before the state is.
+   * `st` is the stat a write committed (saves an lstat per file).
    */
-  private async record(t: Target, incoming: FileState, opts: { syncParent: boolean }): Promise<FileState> {
+  private async record(t: Target, incoming: FileState, opts: { syncParent: boolean; st?: FsStat }): Promise<FileState> {
     const abs = t.rel === '' ? t.absRoot : `${t.absRoot}/${t.rel}`;
-    const st = incoming.meta.kind === 'deleted' ? undefined : this.ctx.fs.lstat(abs);
+    const st = incoming.meta.kind === 'deleted' ? undefined : (opts.st ?? this.ctx.fs.lstat(abs));
     const meta = st === undefined ? incoming.meta : { ...incoming.meta, mode: st.mode, uid: st.uid, gid: st.gid, mtimeNs: toMicros(st.mtimeNs) };
     const state: FileState = { ...incoming, meta };
     const dir = opts.syncParent ? abs.slice(0, abs.lastIndexOf('/')) || '/' : undefined;

@@ -72,6 +72,18 @@ describe('NodeFileSystem', () => {
     else assert.equal(st?.kind, 'file');
   });
 
+  it('commit resolves with what an lstat of the target reports, setuid kept across an owner change', async () => {
+    const path = join(root, 'committed');
+    const w = await fs.beginWrite(path);
+    await w.write(new TextEncoder().encode('abc'));
+    const mode = IS_ROOT ? 0o4755 : 0o640;
+    const got = await w.commit({ mode, uid: 4321, gid: 4322, mtimeNs: 1_700_000_000_123_456_000n });
+    assert.deepEqual(got, fs.lstat(path));
+    assert.equal(got.sizeBytes, 3);
+    assert.equal(got.mode, mode, IS_ROOT ? 'chown clears setuid: the mode is set again after it' : 'mode as asked');
+    if (IS_ROOT) assert.deepEqual([got.uid, got.gid], [4321, 4322]);
+  });
+
   it('changes a symlink owner with lchown, leaving the target alone', { skip: !IS_ROOT && 'needs root' }, async () => {
     await writeFile(join(root, 'tgt'), 'x');
     await fs.symlink('tgt', join(root, 'lnk'), { uid: 777, gid: 778 });
