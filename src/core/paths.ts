@@ -42,9 +42,17 @@ export function parentRel(rel: RelPath): RelPath | undefined {
   return (i < 0 ? '' : rel.slice(0, i)) as RelPath;
 }
 
-/** Joins a RelPath and one validated name. */
+/** A name toRelPath accepts as one component, checked cheaply (≤ 85 UTF-16 units is ≤ 255 bytes). */
+const PLAIN_NAME = /^[^/\\\u0000-\u001f\u007f]{1,85}$/;
+
+/**
+ * Joins a RelPath and one name, validating the name (a scan calls this for every entry, so a plain
+ * name is checked on its own; anything else goes through toRelPath for the full check and message).
+ */
 export function childRel(rel: RelPath, name: string): RelPath {
-  return toRelPath(rel === '' ? name : `${rel}/${name}`);
+  const joined = rel === '' ? name : `${rel}/${name}`;
+  if (PLAIN_NAME.test(name) && name !== '.' && name !== '..' && joined.length <= MAX_REL_PATH_LENGTH) return joined as RelPath;
+  return toRelPath(joined);
 }
 
 /** Every ancestor of `rel` from the root down, excluding `rel` itself: 'a/b/c' → ['', 'a', 'a/b']. */

@@ -7,12 +7,13 @@ import { bumpVersion } from '../core/version.ts';
 import type { FileMeta, FileState, IgnoredAttr, LogicalPath, NodeName, RelPath, RootId } from '../core/types.ts';
 import { logicalPath } from '../core/types.ts';
 import type { FileSystem, FsStat } from '../fs/filesystem.ts';
-import type { ScanRow } from '../store/state-store.ts';
+import { parseScanSig, scanSigPrefix } from '../store/state-store.ts';
+import type { ScanRow, ScanSig } from '../store/state-store.ts';
 import type { Hasher } from './hasher.ts';
 
 /** What the scanner needs to know of the past (a narrow view of StateStore, STYLE §10.4). */
 export interface KnownStates {
-  scanIndex(prefix: string): Map<string, ScanRow>;
+  scanIndex(prefix: string): Map<string, ScanSig>;
   get(path: LogicalPath): FileState | undefined;
 }
 
@@ -80,7 +81,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const known = opts.known.scanIndex(start);
   if (!opts.recursive) for (const p of known.keys()) if (p !== start) known.delete(p);
   let liveBefore = 0;
-  for (const [path, row] of known) if (row.kind !== 'deleted' && path !== opts.root) liveBefore++;
+  for (const [path, sig] of known) if (!sig.startsWith('deleted ') && path !== opts.root) liveBefore++;
   const problems: ScanProblem[] = [];
   const kept = { changed: [] as FileState[], why: [] as string[] };
   const emit = opts.onChanges ?? ((states: readonly FileState[], why: readonly string[]): void => {
@@ -114,8 +115,10 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   };
   for (const entry of walk(opts, opts.rel, problems)) {
     entriesSeen++;
-    const row = known.get(entry.path);
+    const sig = known.get(entry.path);
     known.delete(entry.path);
+    if (sig !== undefined && unchangedFile(sig, entry.stat)) continue;
+    const row = sig === undefined ? undefined : parseScanSig(sig);
     let meta: FileMeta;
     try {
       meta = metaOf(opts, entry, row);
@@ -132,8 +135,8 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
 
   // Deletions: recorded live entries not seen (and not excluded now) become tombstones.
   const deletions: FileState[] = [];
-  for (const [path, row] of known) {
-    if (row.kind === 'deleted' || opts.isExcluded(path)) continue;
+  for (const [path, sig] of known) {
+    if (sig.startsWith('deleted ') || opts.isExcluded(path)) continue;
     deletions.push(newState(opts, path as LogicalPath, TOMBSTONE, opts.known.get(path as LogicalPath)));
   }
   const halted = checkRootSafety(opts, liveBefore, entriesSeen, deletions.length);
@@ -145,6 +148,17 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     changedCount += deletions.length;
   }
   return { ...kept, changedCount, problems, halted, entriesSeen, bytesHashed };
+}
+
+/**
+ * The fast path of a check, taken by nearly every entry: a file whose kind, size, mtime, mode and
+ * owner are exactly as recorded, with a recorded hash, is unchanged (the same test as metaOf's hash
+ * reuse and rowMatches, without parsing the row). Anything else takes the full comparison.
+ */
+function unchangedFile(sig: ScanSig, st: FsStat): boolean {
+  if (st.kind !== 'file') return false;
+  const prefix = scanSigPrefix('file', st.sizeBytes, toMicros(st.mtimeNs), st.mode, st.uid, st.gid);
+  return sig.startsWith(prefix) && sig.length > prefix.length && sig[prefix.length] !== ' ';
 }
 
 /** A seen entry that changed or still needs its hash; `meta` is dropped when it cannot be read. */

@@ -5,7 +5,7 @@ import { CsyncError } from '../core/errors.ts';
 import type { EntryKind, FileMeta, FileState, LogicalPath, NodeName, VersionVector } from '../core/types.ts';
 import { formatVersion, parseVersion } from '../core/version.ts';
 import { assertSchemaNotNewer, migrate, readSchemaVersion, SCHEMA_VERSION } from './migrate.ts';
-import type { ConflictRow, DirtyEntry, DirtyRow, PendingActionRow, PinRow, ScanRow, StateStore } from './state-store.ts';
+import type { ConflictRow, DirtyEntry, DirtyRow, PendingActionRow, PinRow, ScanSig, StateStore } from './state-store.ts';
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -38,8 +38,6 @@ interface StateSqlRow {
   origin: string;
   changed_at_ms: bigint;
 }
-/** path, kind, size, mtime (text), mode, uid, gid, target, hash. */
-type ScanSqlRow = [string, string, number, string, number, number, number, string | null, string | null];
 interface ConflictSqlRow extends StateSqlRow {
   peer: string;
   detected_at_ms: bigint;
@@ -178,8 +176,8 @@ function prepareStatements(db: Database.Database) {
     listAll: wide(`${FILE_SELECT} ORDER BY path`),
     // P and its subtree [P || '/', P || '0') ('0' is the byte after '/') lie in the one index range
     // [P, P || '0'), which is scanned in order (no sort); the filter drops siblings like "P-old".
-    // Narrow and without safeIntegers: sizes fit a double; mtime comes as text (it may exceed 2^53).
-    scanIndex: p(`SELECT path, kind, size, CAST(mtime_ns AS TEXT) AS mtime, mode, uid, gid, target, hash FROM files
+    // One ScanSig text per row, built by SQLite (integers print exactly, mtime_ns beyond 2^53 too).
+    scanIndex: p(`SELECT path, kind || ' ' || size || ' ' || mtime_ns || ' ' || mode || ' ' || uid || ' ' || gid || ' ' || ifnull(hash, '') || ' ' || ifnull(target, '') FROM files
       WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/'))`).raw(true),
     listPrefix: wide(`${FILE_SELECT} WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/')) ORDER BY path`),
     markDirty: p(`INSERT INTO dirty (path, peer, force, last_error, marked_at_ms) VALUES (@path, @peer, @force, NULL, @nowMs)
@@ -317,17 +315,15 @@ export class SqliteStateStore implements StateStore {
   }
 
   /** See StateStore.scanIndex. */
-  scanIndex(prefix: string): Map<string, ScanRow> {
+  scanIndex(prefix: string): Map<string, ScanSig> {
     return this.#guard(() => `scan index ${JSON.stringify(prefix)}`, () => {
-      const out = new Map<string, ScanRow>();
-      // Raw rows (arrays), iterated: about twice as fast as row objects, and no array of every row
-      // held at once next to the map (100,000 rows would double the peak).
-      for (const r of this.#stmt.scanIndex.iterate({ p: prefix }) as IterableIterator<ScanSqlRow>) {
-        out.set(r[0], { kind: r[1] as EntryKind, sizeBytes: r[2], mtimeNs: r[3], mode: r[4], uid: r[5], gid: r[6], target: r[7] ?? undefined, hash: r[8] ?? undefined });
-      }
+      const out = new Map<string, ScanSig>();
+      // Raw [path, sig] pairs, iterated: no array of every row held at once next to the map.
+      for (const r of this.#stmt.scanIndex.iterate({ p: prefix }) as IterableIterator<[string, string]>) out.set(r[0], r[1]);
       return out;
     });
   }
+
 
   markDirty(path: LogicalPath, peers: readonly NodeName[], opts: { force: boolean; nowMs: number }): void {
     this.#guard(() => `mark ${JSON.stringify(path)} dirty`, () =>

@@ -43,6 +43,36 @@ export interface ScanRow {
   readonly hash: string | undefined;
 }
 
+/**
+ * A ScanRow as one string, the form scanIndex() returns (one string per path is a third the cost
+ * of a row object to read and hold): kind, size, mtime (ns), mode, uid and gid in decimal, then
+ * the hash and the symlink target ('' when absent), separated by single spaces; the target comes
+ * last because it may itself contain spaces. Example: "file 42 1700000000123456000 420 0 0 0123456789abcdef ".
+ */
+export type ScanSig = string;
+
+/** The leading part of a ScanSig, up to and including the space before the hash. */
+export function scanSigPrefix(kind: EntryKind, sizeBytes: number, mtimeNs: bigint | string, mode: number, uid: number, gid: number): string {
+  return `${kind} ${sizeBytes} ${mtimeNs} ${mode} ${uid} ${gid} `;
+}
+
+/** Parses a ScanSig. Throws Error('bug: …') on text that is not one. */
+export function parseScanSig(sig: ScanSig): ScanRow {
+  const f = sig.split(' ');
+  if (f.length < 8) throw new Error(`bug: not a scan signature: ${JSON.stringify(sig)}`);
+  const target = f.slice(7).join(' ');
+  return {
+    kind: f[0] as EntryKind,
+    sizeBytes: Number(f[1]),
+    mtimeNs: f[2] as string,
+    mode: Number(f[3]),
+    uid: Number(f[4]),
+    gid: Number(f[5]),
+    hash: f[6] === '' ? undefined : f[6],
+    target: f[0] === 'symlink' ? target : undefined,
+  };
+}
+
 /** A pinned peer certificate. */
 export interface PinRow {
   readonly peer: NodeName;
@@ -84,8 +114,8 @@ export interface StateStore {
    * (so parents come before children). No prefix: every state.
    */
   list(prefix?: string): FileState[];
-  /** Same selection as list(), as ScanRows keyed by path (cheap: no versions, no bigints). */
-  scanIndex(prefix: string): Map<string, ScanRow>;
+  /** Same selection as list(), as ScanSigs keyed by path (cheap: no versions, no bigints). */
+  scanIndex(prefix: string): Map<string, ScanSig>;
   /** Marks `path` dirty for each peer (upsert; `force` true is sticky until cleared). Clears lastError. */
   markDirty(path: LogicalPath, peers: readonly NodeName[], opts: { force: boolean; nowMs: number }): void;
   /** Dirty rows, optionally only for one peer, ordered by path. */

@@ -92,4 +92,22 @@ describe('childRel', () => {
     assert.throws(() => childRel(rel('a'), '..'), isUnsafe);
     assert.throws(() => childRel(rel('a'), 'x/../../y'), isUnsafe);
   });
+
+  it('agrees with toRelPath on every kind of name, plain or not', () => {
+    const names = ['a', '.', '..', '...', '.hidden', 'a b', 'x/y', 'x\\y', 'nul\u0000', 'tab\t', 'del\u007f', '', 'é'.repeat(85), 'é'.repeat(128), 'a'.repeat(255), 'a'.repeat(256), '日本'];
+    for (const parent of ['', 'd', 'd/e']) {
+      for (const name of names) {
+        const joined = parent === '' ? name : `${parent}/${name}`;
+        let want: string;
+        try {
+          want = toRelPath(joined);
+        } catch {
+          assert.throws(() => childRel(rel(parent), name), isUnsafe, JSON.stringify(joined));
+          continue;
+        }
+        assert.equal(childRel(rel(parent), name), want, JSON.stringify(joined));
+      }
+    }
+    assert.throws(() => childRel(rel('d'.repeat(MAX_REL_PATH_LENGTH - 2)), 'abc'), isUnsafe, 'too long in total');
+  });
 });
