@@ -199,8 +199,9 @@ async function w5(c: Ctx, runs: number): Promise<void> {
 
 /**
  * Peak RSS of a daemon that tracks `files` entries: n0's tree is filled with that many small files,
- * its daemon records them all in its start-up check, and a `csync -c` handed to it returns once
- * that check is done (handed-over commands wait for the daemon's running work).
+ * its daemon records them all in its start-up check and pushes them to its peers (n1 running and
+ * receiving everything, n2–n4 down), and a `csync -c` handed to it returns once that pass is done
+ * (handed-over commands wait for the daemon's running work).
  */
 async function daemonRss(c: Ctx, files: number): Promise<void> {
   await c.csync.wipe();
@@ -210,12 +211,16 @@ async function daemonRss(c: Ctx, files: number): Promise<void> {
     if (i < 500) mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `f${i}`), `${i}\n`);
   }
+  await c.csync.startDaemons({ nodes: ['n1'] });
   await c.csync.startDaemons({ nodes: ['n0'] });
   await c.csync.cli(['-c', '-q', join(root, 'r000')]);
-  record(`daemon peak RSS with ${files.toLocaleString('en')} tracked files (start-up check and first push to 4 peers)`, 'csync', { ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n0'), wireBytes: 0 }, '≤ 200 MB');
+  assertSame(root, c.csync.root('n1'), `the ${files}-file push`);
+  const what = `${files.toLocaleString('en')} tracked files`;
+  record(`daemon peak RSS with ${what} (start-up check, first push to n1 and to 3 peers that are down)`, 'csync', { ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n0'), wireBytes: 0 }, '≤ 200 MB');
+  record(`receiving daemon peak RSS, ${what}`, 'csync', { ms: Number.NaN, rssKb: c.csync.daemonPeakRssKb('n1'), wireBytes: 0 }, '≤ 200 MB');
   // Then idle: what it holds while watching and serving (a few cycles later, after GC had its chance).
   await c.csync.cli(['-c', '-q', join(root, 'r001')]);
-  record(`daemon RSS with ${files.toLocaleString('en')} tracked files, idle after start-up`, 'csync', { ms: Number.NaN, rssKb: c.csync.daemonRssKb('n0'), wireBytes: 0 }, '≤ 200 MB');
+  record(`daemon RSS with ${what}, idle after start-up`, 'csync', { ms: Number.NaN, rssKb: c.csync.daemonRssKb('n0'), wireBytes: 0 }, '≤ 200 MB');
   await c.csync.stopDaemons();
 }
 

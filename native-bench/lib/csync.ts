@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { children, CountingProxy, discard, timed } from './util.ts';
 
 /** The CLI launcher (build/native-bench/lib → bin/). */
+/** The V8 flag systemd/csync.service gives the daemon (a test checks the two agree). */
+export const DAEMON_V8_FLAG = '--max-semi-space-size=4';
 export const CSYNC_BIN = join(dirname(fileURLToPath(import.meta.url)), '../../../bin/csync.cjs');
 
 /** A bench cluster of csync nodes on 127.0.0.1. */
@@ -89,7 +91,8 @@ export class CsyncCluster {
 
   private async startDaemon(n: string, watch: boolean): Promise<void> {
     const cfg = join(this.dir, n === this.nodes[0] ? (watch ? 'send-watch.toml' : 'send.toml') : watch ? 'recv-watch.toml' : 'recv.toml');
-    const child = spawn(process.execPath, [CSYNC_BIN, '-C', cfg, '-N', n, 'daemon'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // As systemd/csync.service runs it (Environment=NODE_OPTIONS=--max-semi-space-size=4).
+    const child = spawn(process.execPath, [DAEMON_V8_FLAG, CSYNC_BIN, '-C', cfg, '-N', n, 'daemon'], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.add(child);
     this.daemons.set(n, child);
     await new Promise<void>((resolve, reject) => {
