@@ -95,6 +95,13 @@ async function w1w2(c: Ctx, runs: number): Promise<void> {
     if (want(c.flags, 'W2')) {
       record('W2 check, nothing changed (-cr)', 'csync', { ...(await c.csync.cli(['-cr', '-q'])), wireBytes: 0 }, '≤ 0.25 s');
       record('W2 check + update, nothing changed (-x)', 'csync', { ...(await c.csync.cli(['-x', '-q', '-P', 'n1'])), wireBytes: 0 }, '≤ 0.25 s');
+      // As deployed (csync.service + csync-check.timer): n0's daemon runs and the check is handed to
+      // it. An untimed command first waits out the daemon's own start-up check.
+      await c.csync.ensureDaemons(['n0']);
+      await c.csync.cli(['-c', '-q', join(c.csync.root('n0'), 'd000')]);
+      record('W2 check, nothing changed (-cr), n0\'s daemon running', 'csync', { ...(await c.csync.cli(['-cr', '-q'])), wireBytes: 0 }, '≤ 0.25 s');
+      record('W2 check + update, nothing changed (-x), n0\'s daemon running', 'csync', { ...(await c.csync.cli(['-x', '-q', '-P', 'n1'])), wireBytes: 0 }, '≤ 0.25 s');
+      await c.csync.stopDaemonsOf(['n0']);
     }
     if (c.rsync) {
       c.rsync.wipe();
