@@ -94,12 +94,12 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   let pending: Slot[] = [];
   let entriesSeen = 0;
   let changedCount = 0;
-  let bytesHashed = 0;
-  const progress = { files: 0, bytes: 0 };
+  // Totals over every batch: files and bytes hashed (for progress and the result).
+  const hashed = { files: 0, bytes: 0 };
   const flush = async (): Promise<void> => {
     const slots = pending;
     pending = [];
-    bytesHashed += await hashSlots(opts, slots, problems, progress);
+    await hashSlots(opts, slots, problems, hashed);
     const states: FileState[] = [];
     const why: string[] = [];
     for (const slot of slots) {
@@ -147,7 +147,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     }
     changedCount += deletions.length;
   }
-  return { ...kept, changedCount, problems, halted, entriesSeen, bytesHashed };
+  return { ...kept, changedCount, problems, halted, entriesSeen, bytesHashed: hashed.bytes };
 }
 
 /**
@@ -171,20 +171,18 @@ interface Slot {
   readonly needsHash: boolean;
 }
 
-/** Hashes the slots that need it, HASH_CONCURRENCY at a time; returns the bytes hashed. */
-async function hashSlots(opts: ScanOptions, slots: readonly Slot[], problems: ScanProblem[], progress: { files: number; bytes: number }): Promise<number> {
+/** Hashes the slots that need it, HASH_CONCURRENCY at a time, adding to the running `hashed` totals. */
+async function hashSlots(opts: ScanOptions, slots: readonly Slot[], problems: ScanProblem[], hashed: { files: number; bytes: number }): Promise<void> {
   const toHash = slots.filter((s) => s.needsHash);
   let next = 0;
-  let bytesHashed = 0;
   const worker = async (): Promise<void> => {
     while (next < toHash.length) {
       const slot = toHash[next++] as Slot;
       try {
         const hash = await hashFile(opts, slot.abs);
         slot.meta = { ...(slot.meta as FileMeta), hash };
-        bytesHashed += slot.sizeBytes;
-        progress.bytes += slot.sizeBytes;
-        opts.onHashed?.(++progress.files, progress.bytes);
+        hashed.bytes += slot.sizeBytes;
+        opts.onHashed?.(++hashed.files, hashed.bytes);
       } catch (err) {
         // Unreadable now: reported, and neither recorded as changed nor as deleted.
         problems.push({ path: slot.path, message: errorText(err) });
@@ -193,7 +191,6 @@ async function hashSlots(opts: ScanOptions, slots: readonly Slot[], problems: Sc
     }
   };
   await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, toHash.length) }, worker));
-  return bytesHashed;
 }
 
 /**

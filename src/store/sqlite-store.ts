@@ -49,7 +49,7 @@ interface DirtySqlRow {
   last_error: string | null;
   marked_at_ms: number;
 }
-/** A dirty row joined with its files row (f_kind NULL when the path has no recorded state). */
+/** A dirty row joined with its files row (the state columns NULL when the path has no recorded state). */
 interface DirtyStateSqlRow extends Omit<StateSqlRow, 'kind'> {
   kind: string | null;
   peer: string;
@@ -324,7 +324,6 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
-
   markDirty(path: LogicalPath, peers: readonly NodeName[], opts: { force: boolean; nowMs: number }): void {
     this.#guard(() => `mark ${JSON.stringify(path)} dirty`, () =>
       this.#tx.immediate(() => {
@@ -343,7 +342,7 @@ export class SqliteStateStore implements StateStore {
   dirtyPage(peer: NodeName, after: string, limit: number): DirtyEntry[] {
     return this.#guard(() => `list dirty rows of ${JSON.stringify(peer)}`, () =>
       (this.#stmt.dirtyPage.all({ peer, after, limit }) as DirtyStateSqlRow[]).map((r) => ({
-        row: { path: r.path as LogicalPath, peer: r.peer, force: r.force === 1n, lastError: r.last_error ?? undefined, markedAtMs: Number(r.marked_at_ms) },
+        row: dirtyFromRow({ path: r.path, peer: r.peer, force: Number(r.force), last_error: r.last_error, marked_at_ms: Number(r.marked_at_ms) }),
         state: r.kind === null ? undefined : stateFromRow(r as StateSqlRow),
       })),
     );

@@ -37,7 +37,7 @@ export interface CheckOptions {
   readonly onProgress?: (p: { root: string; files: number; bytes: number }) => void;
 }
 
-/** Scans each target, records changes (one transaction per target) and marks dirty rows. */
+/** Scans each target, records changes (one transaction per batch of the walk) and marks dirty rows. */
 export async function runCheck(ctx: SyncContext, targets: readonly Target[], opts: CheckOptions): Promise<CheckReport> {
   const report = { changed: [] as FileState[], changedCount: 0, problems: [] as ScanProblem[], halted: [] as CsyncError[], entriesSeen: 0, bytesHashed: 0 };
   const keep = opts.keepChanged ?? true;

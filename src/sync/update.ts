@@ -185,8 +185,9 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
     return !targetsOf(ctx.view, ctx.matchers, e.row.path).some((t) => halted.has(t.group.config.name));
   };
   const cursor = new DirtyCursor(ctx, peer, keep);
-  if (cursor.peek() === undefined || opts.dryRun) {
-    report.status = cursor.peek() === undefined ? 'nothing-to-do' : 'dry-run';
+  const nothing = cursor.peek() === undefined;
+  if (nothing || opts.dryRun) {
+    report.status = nothing ? 'nothing-to-do' : 'dry-run';
     for (let e = cursor.next(); e !== undefined; e = cursor.next()) report.planned.push(e.row.path);
     return report;
   }
