@@ -1,5 +1,6 @@
 // A validated Config seen from one node: %h and %prefix% expanded, only this node's groups.
 // Pure: the node name comes in as an argument (pickNodeName() decides it from flag/env/hostname).
+import { posix } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 import { prefixNameOf } from '../core/matcher.ts';
 import type { GroupName, NodeName, RootId } from '../core/types.ts';
@@ -68,11 +69,18 @@ function notAMemberIssue(config: Config, self: NodeName): ConfigIssue {
   };
 }
 
+function normalizeAbs(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
 function resolveGroup(config: Config, group: GroupConfig, self: NodeName, issues: ConfigIssue[]): NodeGroup {
   const path = `groups.${group.name}`;
   const expand = (value: string, keyPath: string): string => {
     const out = expandPath(config, value, self);
-    if (typeof out === 'string') return out;
+    // Normalised ('..', '.', '//' and a trailing '/' resolved): paths are compared as strings and
+    // confinement (fs/node-fs.ts) refuses any path that does not name its directory directly.
+    if (typeof out === 'string') return normalizeAbs(out);
     issues.push({ keyPath, message: out.problem });
     return value;
   };

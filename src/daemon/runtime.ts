@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.ts';
 import type { GroupName } from '../core/types.ts';
 import { compileMatcher } from '../core/matcher.ts';
 import { loadNodeView, pickConfigPath } from '../config/load.ts';
+import { confinementAnchors } from '../sync/scope.ts';
 import { pickNodeName } from '../config/resolve.ts';
 import type { NodeView } from '../config/types.ts';
 import { NodeFileSystem } from '../fs/node-fs.ts';
@@ -97,15 +98,16 @@ async function buildContext(view: NodeView, store: StateStore, stateDir: string,
   for (const [name, g] of view.groups) matchers.set(name, compileMatcher(g.config.exclude));
   const keys = new Map<GroupName, Uint8Array>();
   if (opts.checkKeys) for (const [name, g] of view.groups) keys.set(name, readKey(g.keyFile));
+  const conflictDir = join(stateDir, 'conflicts');
   const ctx: SyncContext = {
     view,
-    fs: new NodeFileSystem(),
+    fs: new NodeFileSystem({ anchors: confinementAnchors(view, conflictDir) }),
     store,
     hasher: await loadHasher(),
     clock: systemClock,
     log: opts.log.child({ node: view.self }),
     matchers,
-    conflictDir: join(stateDir, 'conflicts'),
+    conflictDir,
   };
   return { ctx, keys };
 }

@@ -1,7 +1,7 @@
 // FailingFileSystem: wraps any FileSystem and injects CSYNC_IO failures chosen by a predicate
 // (syncthing's errorfs), so tests can prove that a failed write/rename/backup loses nothing.
 import { CsyncError } from '../core/errors.ts';
-import type { FileSystem, FsMetaUpdate, FsStat, PendingWrite } from './filesystem.ts';
+import type { FileSystem, FsDirEntry, FsExpect, FsMetaUpdate, FsStat, PendingWrite } from './filesystem.ts';
 
 /**
  * Which operations fail. `op` is the FileSystem method name (`lstat`, `rename`, `copyFile`, …) or,
@@ -27,6 +27,13 @@ export class FailingFileSystem implements FileSystem {
     this.#failOn = opts.failOn;
   }
 
+  confine(anchors: readonly string[]): void {
+    this.#inner.confine(anchors);
+  }
+  listDir(path: string): FsDirEntry[] {
+    this.#check('listDir', path);
+    return this.#inner.listDir(path);
+  }
   lstat(path: string): FsStat | undefined {
     this.#check('lstat', path);
     return this.#inner.lstat(path);
@@ -39,17 +46,17 @@ export class FailingFileSystem implements FileSystem {
     this.#check('readlink', path);
     return this.#inner.readlink(path);
   }
-  async *readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+  async *readChunks(path: string, chunkBytes: number, expect?: FsExpect): AsyncIterable<Uint8Array> {
     this.#check('readChunks', path);
-    yield* this.#inner.readChunks(path, chunkBytes);
+    yield* this.#inner.readChunks(path, chunkBytes, expect);
   }
   async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
     this.#check('readRange', path);
     return this.#inner.readRange(path, offset, length);
   }
-  async readFile(path: string): Promise<Uint8Array> {
+  async readFile(path: string, expect?: FsExpect): Promise<Uint8Array> {
     this.#check('readFile', path);
-    return this.#inner.readFile(path);
+    return this.#inner.readFile(path, expect);
   }
   async beginWrite(target: string): Promise<PendingWrite> {
     this.#check('beginWrite', target);

@@ -2,7 +2,7 @@
 // tree of dirs, files and symlinks with POSIX-like errors; never touches the disk or the clock.
 import { posix } from 'node:path';
 import { CsyncError } from '../core/errors.ts';
-import type { FileSystem, FsMetaUpdate, FsStat, PendingWrite } from './filesystem.ts';
+import type { CommitOptions, FileSystem, FsDirEntry, FsExpect, FsMetaUpdate, FsStat, PendingWrite } from './filesystem.ts';
 
 interface Meta {
   mode: number;
@@ -57,6 +57,7 @@ export class MemoryFileSystem implements FileSystem {
   readonly #nowNs: () => bigint;
   #nextIno = 1;
   #nextTemp = 1;
+  #anchors: string[] = [];
 
   constructor(opts: MemoryFileSystemOptions = {}) {
     this.#uid = opts.uid ?? 1000;
@@ -66,9 +67,31 @@ export class MemoryFileSystem implements FileSystem {
     this.#root = { kind: 'dir', children: new Map(), ...this.#newMeta({ mode: 0o755 }) };
   }
 
+  /** See FileSystem.confine: no symlink below an anchor is followed; an anchor is never replaced. */
+  confine(anchors: readonly string[]): void {
+    this.#anchors = anchors.map((a) => posix.normalize(a).replace(/(.)\/$/, '$1'));
+  }
+
+  #refuseAnchor(op: string, path: string): void {
+    if (this.#anchors.includes(posix.normalize(path))) {
+      throw new CsyncError('CSYNC_PATH_UNSAFE', `${JSON.stringify(path)}: ${op} refused: a root is never replaced or removed`);
+    }
+  }
+
+  /** True when directory component `prefix` (a symlink) lies strictly below an anchor. */
+  #belowAnchor(prefix: string): boolean {
+    return this.#anchors.some((a) => prefix.startsWith(a === '/' ? '/' : `${a}/`) && prefix !== a);
+  }
+
   /** lstat; undefined when the entry or one of its parents is missing (or a parent is not a dir). */
   lstat(path: string): FsStat | undefined {
-    const node = this.#lookup('lstat', path, { missingOk: true });
+    let node: Node | undefined;
+    try {
+      node = this.#lookup('lstat', path, { missingOk: true });
+    } catch (err) {
+      if (err instanceof CsyncError && err.code === 'CSYNC_PATH_UNSAFE') return undefined;
+      throw err;
+    }
     if (node === undefined) return undefined;
     const sizeBytes = node.kind === 'file' ? node.content.length : node.kind === 'symlink' ? node.target.length : 4096;
     return { kind: node.kind, sizeBytes, mtimeNs: node.mtimeNs, mode: node.mode, uid: node.uid, gid: node.gid, ino: node.ino };
@@ -86,10 +109,16 @@ export class MemoryFileSystem implements FileSystem {
     return node.target;
   }
 
+  /** Names with their lstat; see FileSystem.listDir. */
+  listDir(path: string): FsDirEntry[] {
+    const dir = this.#dirAt('readdir', path);
+    return [...dir.children.keys()].map((name) => ({ name, stat: this.lstat(path === '/' ? `/${name}` : `${path}/${name}`) }));
+  }
+
   /** Yields fresh copies of at most `chunkBytes` bytes; the content is snapshotted at the call. */
-  async *readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+  async *readChunks(path: string, chunkBytes: number, expect?: FsExpect): AsyncIterable<Uint8Array> {
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) throw new Error(`bug: chunkBytes must be > 0, got ${chunkBytes}`);
-    const content = this.#fileAt('read', path).content;
+    const content = this.#readable('read', path, expect).content;
     for (let off = 0; off < content.length; off += chunkBytes) yield content.slice(off, off + chunkBytes);
   }
 
@@ -99,17 +128,30 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   /** A copy of the whole file. */
-  async readFile(path: string): Promise<Uint8Array> {
-    return this.#fileAt('read', path).content.slice();
+  async readFile(path: string, expect?: FsExpect): Promise<Uint8Array> {
+    return this.#readable('read', path, expect).content.slice();
+  }
+
+  /** The file to read: never through a final symlink, and the one `expect` describes (FsExpect). */
+  #readable(op: string, path: string, expect?: FsExpect): FileNode {
+    const node = this.#lookup(op, path);
+    const changed = (why: string): CsyncError => new CsyncError('CSYNC_LOCAL_CHANGE', `${JSON.stringify(path)}: ${why}`);
+    if (node?.kind === 'symlink') throw changed('is a symlink now; csync never reads through one');
+    const file = this.#fileAt(op, path);
+    if (expect !== undefined && (file.content.length !== expect.sizeBytes || file.mtimeNs / 1000n !== expect.mtimeNs / 1000n
+      || (expect.ino !== undefined && expect.ino !== file.ino))) throw changed('changed since it was checked');
+    return file;
   }
 
   /** Creates `.<name>.csync-<n>.tmp` (mode 0600) beside `target`; see PendingWrite. */
   async beginWrite(target: string): Promise<PendingWrite> {
+    this.#refuseAnchor('write', target);
     const { dir, name } = this.#parentOf('open', target);
     const tempPath = posix.join(posix.dirname(posix.resolve(target)), `.${name}.csync-${this.#nextTemp++}.tmp`);
     const temp: FileNode = { kind: 'file', content: new Uint8Array(0), ...this.#newMeta({ mode: 0o600 }) };
     dir.children.set(posix.basename(tempPath), temp);
     return new MemoryPendingWrite(temp, {
+      current: () => this.lstat(target),
       commit: () => this.#commitTemp(temp, tempPath, target),
       remove: () => this.#removeTemp(temp, tempPath),
     });
@@ -127,6 +169,7 @@ export class MemoryFileSystem implements FileSystem {
 
   /** Creates or replaces a symlink atomically; EISDIR when a directory is in the way. */
   async symlink(target: string, path: string, meta: FsMetaUpdate): Promise<void> {
+    this.#refuseAnchor('symlink', path);
     const { dir, name } = this.#parentOf('symlink', path);
     if (dir.children.get(name)?.kind === 'dir') throw ioError('symlink', path, 'EISDIR');
     dir.children.set(name, { kind: 'symlink', target, ...this.#newMeta({ mode: 0o777, ...meta }) });
@@ -142,6 +185,7 @@ export class MemoryFileSystem implements FileSystem {
 
   /** Removes a file or symlink; no-op when missing; EISDIR for a directory. */
   async unlink(path: string): Promise<void> {
+    this.#refuseAnchor('unlink', path);
     const parent = this.#parentOf('unlink', path, { missingOk: true });
     const node = parent?.dir.children.get(parent.name);
     if (parent === undefined || node === undefined) return;
@@ -152,6 +196,7 @@ export class MemoryFileSystem implements FileSystem {
 
   /** Removes an empty directory; no-op when missing; ENOTDIR / ENOTEMPTY otherwise. */
   async rmdir(path: string): Promise<void> {
+    this.#refuseAnchor('rmdir', path);
     const parent = this.#parentOf('rmdir', path, { missingOk: true });
     const node = parent?.dir.children.get(parent.name);
     if (parent === undefined || node === undefined) return;
@@ -163,6 +208,8 @@ export class MemoryFileSystem implements FileSystem {
 
   /** rename(2): replaces a file/symlink or an empty directory; EISDIR/ENOTDIR/ENOTEMPTY/EINVAL as POSIX. */
   async rename(from: string, to: string): Promise<void> {
+    this.#refuseAnchor('rename', from);
+    this.#refuseAnchor('rename', to);
     const src = this.#parentOf('rename', from);
     const node = src.dir.children.get(src.name);
     if (node === undefined) throw ioError('rename', from, 'ENOENT');
@@ -304,6 +351,12 @@ export class MemoryFileSystem implements FileSystem {
     for (let i = 0; i < parts.length; i++) {
       const node = dir.children.get(parts[i] as string);
       if (node?.kind === 'symlink') {
+        const prefix = `/${parts.slice(0, i + 1).join('/')}`;
+        if (this.#belowAnchor(prefix)) {
+          throw new CsyncError('CSYNC_PATH_UNSAFE', `${JSON.stringify(path)}: ${JSON.stringify(prefix)} is a symlink`, {
+            hint: 'csync never reads or writes through a symlinked directory inside a root; fix the tree on this node',
+          });
+        }
         // Restart the walk on the path with this component replaced by the link's target.
         if (hops >= MAX_SYMLINK_HOPS) throw ioError(op, path, 'ELOOP');
         const base = '/' + parts.slice(0, i).join('/');
@@ -339,9 +392,9 @@ class MemoryPendingWrite implements PendingWrite {
   #state: 'open' | 'committed' | 'aborted' = 'open';
   readonly #chunks: Uint8Array[] = [];
   readonly #temp: FileNode;
-  readonly #ops: { commit(): void; remove(): void };
+  readonly #ops: { current(): FsStat | undefined; commit(): void; remove(): void };
 
-  constructor(temp: FileNode, ops: { commit(): void; remove(): void }) {
+  constructor(temp: FileNode, ops: { current(): FsStat | undefined; commit(): void; remove(): void }) {
     this.#temp = temp;
     this.#ops = ops;
   }
@@ -352,8 +405,18 @@ class MemoryPendingWrite implements PendingWrite {
     this.#chunks.push(chunk.slice());
   }
 
-  async commit(meta: FsMetaUpdate): Promise<FsStat> {
+  async commit(meta: FsMetaUpdate, opts: CommitOptions = {}): Promise<FsStat> {
     if (this.#state !== 'open') throw new Error(`bug: commit after ${this.#state}`);
+    if (opts.expectTarget !== undefined) {
+      const now = this.#ops.current();
+      const before = opts.expectTarget;
+      const same = before === null ? now === undefined
+        : now !== undefined && now.kind === before.kind && now.ino === before.ino && now.sizeBytes === before.sizeBytes && now.mtimeNs === before.mtimeNs;
+      if (!same) {
+        await this.abort();
+        throw new CsyncError('CSYNC_LOCAL_CHANGE', 'target changed on this node while the new version was being received');
+      }
+    }
     const node = this.#temp;
     node.content = concat(this.#chunks);
     applyMeta(node, meta);

@@ -1,17 +1,18 @@
 // ⚙ NodeFileSystem: the FileSystem port on a real disk via node:fs. Owns atomic writes
 // (temp file + fsync + rename + directory fsync) and errno → CsyncError mapping. No sync logic here.
 import {
-  closeSync, fchmodSync, fchownSync, fdatasync, fstatSync, fsync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync,
-  renameSync, write, writeSync, promises as fsp,
+  chmodSync, closeSync, constants as fsConstants, fchmodSync, fchownSync, fdatasync, fstatSync, fsync, futimesSync, lchownSync, lstatSync,
+  lutimesSync, mkdirSync, openSync, read, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, write,
+  writeSync, promises as fsp,
 } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
-import { CsyncError } from '../core/errors.ts';
+import { posix } from 'node:path';
+import { CsyncError, hasCode } from '../core/errors.ts';
 
 /** Files up to this size are read with one synchronous call. */
 const SMALL_FILE_BYTES = 1024 * 1024;
-import type { FileSystem, FsMetaUpdate, FsStat, PendingWrite } from './filesystem.ts';
+import type { CommitOptions, FileSystem, FsDirEntry, FsExpect, FsMetaUpdate, FsStat, PendingWrite } from './filesystem.ts';
 
 /** Chunk size copyFile streams with. */
 const COPY_CHUNK_BYTES = 1 << 20;
@@ -27,6 +28,7 @@ const HINTS: Readonly<Record<string, string>> = {
   EDQUOT: 'the disk quota is exhausted; free space and retry',
   EROFS: 'the filesystem is mounted read-only',
   EMFILE: 'too many open files; raise the open-file limit (ulimit -n / LimitNOFILE)',
+  EEXIST: 'something is already at the path',
 };
 
 /** Wraps a node:fs error as CsyncError('CSYNC_IO', `<op> "<path>": <CODE>`). */
@@ -48,9 +50,9 @@ function errCode(err: unknown): string | undefined {
 const TEMP_PREFIX = randomBytes(4).toString('hex');
 let tempCounter = 0;
 
-function tempPathFor(target: string): string {
+function tempNameFor(name: string): string {
   tempCounter = (tempCounter + 1) % 0x7fffffff;
-  return join(dirname(target), `.${basename(target)}.csync-${TEMP_PREFIX}${tempCounter.toString(36)}.tmp`);
+  return `.${name}.csync-${TEMP_PREFIX}${tempCounter.toString(36)}.tmp`;
 }
 
 /** Seconds as a float for utimes; a double keeps sub-microsecond precision for current dates. */
@@ -71,6 +73,7 @@ function toFsStat(st: BigIntStats): FsStat {
     uid: Number(st.uid),
     gid: Number(st.gid),
     ino: Number(st.ino),
+    ctimeNs: st.ctimeNs,
   };
 }
 
@@ -85,20 +88,6 @@ function ownerChange(meta: FsMetaUpdate, current: { uid: number; gid: number }):
   return uid === -1 && gid === -1 ? undefined : { uid, gid };
 }
 
-/**
- * Runs a chown-family call, ignoring EPERM: an unprivileged csync cannot give files away, and
- * that must not fail the write (the content is what matters; the next scan shows the owner).
- */
-async function chownIgnoringEperm(op: string, path: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    // EPERM: not allowed to change the owner; keeping the current owner is safe (see above).
-    if (errCode(err) === 'EPERM') return;
-    throw ioError(op, path, err);
-  }
-}
-
 async function wrap<T>(op: string, path: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -107,90 +96,308 @@ async function wrap<T>(op: string, path: string, fn: () => Promise<T>): Promise<
   }
 }
 
-/** Removes a temp file after a failure; the original error is what the caller must see. */
-async function removeQuietly(path: string): Promise<void> {
-  // Safe to swallow: the temp name is ours and a leftover is harmless (the scanner ignores it).
-  await fsp.rm(path, { force: true }).catch(() => undefined);
+/** Flags: a directory to hold; a file to read (never through a final symlink, never blocking on a fifo). */
+const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY;
+const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+
+/**
+ * The directory an operation works in. For a confined path it is held open (`fd`) and names inside
+ * it are given to the kernel as `/proc/self/fd/<fd>/<name>`, which Linux resolves relative to the
+ * held directory: the `openat()` family that Node lacks. For other paths it is the plain path.
+ */
+interface DirRef {
+  /** A path naming `name` inside this directory. */
+  at(name: string): string;
+  /** fsyncs the directory. */
+  sync(): Promise<void>;
+  close(): void;
+}
+
+function heldDir(fd: number, display: string): DirRef {
+  return {
+    at: (name) => `/proc/self/fd/${fd}/${name}`,
+    sync: () => wrap('fsync', display, () => fsyncFd(fd)),
+    close: () => closeQuietly(fd),
+  };
+}
+
+function plainDir(dir: string): DirRef {
+  return {
+    at: (name) => (dir === '/' ? `/${name}` : `${dir}/${name}`),
+    sync: () => fsyncDirectory(dir),
+    close: () => undefined,
+  };
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Safe to swallow: closing a descriptor we opened fails only if it is already closed.
+  }
+}
+
+function splitAbs(abs: string): { dir: string; name: string } {
+  const i = abs.lastIndexOf('/');
+  return { dir: i <= 0 ? '/' : abs.slice(0, i), name: abs.slice(i + 1) };
+}
+
+function normalizeAnchor(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+/** True when `abs` is `anchor` or below it. */
+function within(anchor: string, abs: string): boolean {
+  return abs === anchor || abs.startsWith(anchor === '/' ? '/' : `${anchor}/`);
+}
+
+function localChange(path: string, why: string): CsyncError {
+  return new CsyncError('CSYNC_LOCAL_CHANGE', `${JSON.stringify(path)}: ${why}`, {
+    hint: 'the local version is kept; csync checks it again and syncs whatever is there then',
+  });
+}
+
+function unsafePath(path: string, why: string): CsyncError {
+  return new CsyncError('CSYNC_PATH_UNSAFE', `${JSON.stringify(path)}: ${why}`, {
+    hint: 'csync never reads or writes through a symlinked directory inside a root; fix the tree on this node',
+  });
+}
+
+/** True when `st` (from fstat) is not the entry `expect` describes. */
+function differsFrom(st: BigIntStats, expect: FsExpect): boolean {
+  return Number(st.size) !== expect.sizeBytes || st.mtimeNs / 1000n !== expect.mtimeNs / 1000n
+    || (expect.ino !== undefined && Number(st.ino) !== expect.ino);
+}
+
+/** True when the entry now at a path (`now`) is not the one seen before (`before`; null: nothing). */
+function replacedSince(before: FsStat | null, now: FsStat | undefined): boolean {
+  if (before === null || now === undefined) return before !== null || now !== undefined;
+  return before.kind !== now.kind || before.ino !== now.ino || before.sizeBytes !== now.sizeBytes || before.mtimeNs !== now.mtimeNs
+    || (before.ctimeNs !== undefined && now.ctimeNs !== undefined && before.ctimeNs !== now.ctimeNs);
 }
 
 /**
- * The FileSystem port on node:fs. Metadata calls are synchronous; content I/O uses fs.promises.
- * Atomic writes go to `.<name>.csync-<random>.tmp` in the target's directory (created with 'wx',
+ * The FileSystem port on node:fs. Metadata calls are synchronous; content I/O streams.
+ *
+ * Confinement (SPEC §4.4): for a path below an anchor (confine()), the parent directory is opened
+ * and `readlink(/proc/self/fd/N)` must name exactly the anchor's real path plus the expected
+ * components; otherwise a component is a symlink, or a directory was moved, and the operation is
+ * refused. Everything then happens relative to that descriptor (`/proc/self/fd/N/<name>`): a local
+ * user who swaps a directory for a symlink between two operations cannot redirect the next one.
+ * Files are opened O_NOFOLLOW and their fstat compared with what the caller trusted; metadata is
+ * set through a descriptor (fchown, fchmod, futimes), never by a path that could follow a link.
+ *
+ * Atomic writes go to `.<name>.csync-<random>.tmp` in the target's directory (created O_EXCL,
  * mode 0600), get owner/mode/mtime, are fsynced and renamed over the target; then the directory is
  * fsynced. Owner changes that fail with EPERM are ignored (see chownIgnoringEperm). mtimes are set
  * through a float of seconds, which keeps about 0.25 µs of precision for present-day dates (Node
- * has no nanosecond utimes). Every error is CsyncError('CSYNC_IO') with the errno in the message.
+ * has no nanosecond utimes). Every error is a CsyncError with the errno in the message.
  */
 export class NodeFileSystem implements FileSystem {
-  /** lstat; undefined for ENOENT and for ENOTDIR (a parent is not a directory: nothing is there). */
-  lstat(path: string): FsStat | undefined {
+  /** Anchors, longest first (a nested anchor wins). */
+  #anchors: string[] = [];
+
+  constructor(opts: { anchors?: readonly string[] } = {}) {
+    if (opts.anchors) this.confine(opts.anchors);
+  }
+
+  confine(anchors: readonly string[]): void {
+    this.#anchors = [...new Set(anchors.map(normalizeAnchor))].sort((a, b) => b.length - a.length);
+  }
+
+  #anchorOf(abs: string): string | undefined {
+    for (const a of this.#anchors) if (within(a, abs)) return a;
+    return undefined;
+  }
+
+  /** Refuses to replace, remove or write an anchor itself (a root is a directory the config owns). */
+  #refuseAnchor(op: string, abs: string): void {
+    if (this.#anchors.includes(abs)) throw unsafePath(abs, `${op} refused: a root is never replaced or removed`);
+  }
+
+  /**
+   * Opens directory `absDir` (the anchor or below it) and proves it is the one at that path with
+   * no symlink below the anchor: its real path must be the anchor's plus the same components.
+   */
+  #openConfinedDir(op: string, anchor: string, absDir: string): number {
+    const afd = wrapSync(op, anchor, () => openSync(anchor, DIR_FLAGS));
+    if (absDir === anchor) return afd;
     try {
-      const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+      const rel = absDir.slice(anchor === '/' ? 1 : anchor.length + 1);
+      const fd = wrapSync(op, absDir, () => openSync(`/proc/self/fd/${afd}/${rel}`, DIR_FLAGS));
+      let got: string;
+      try {
+        got = readlinkSync(`/proc/self/fd/${fd}`);
+      } catch (err) {
+        closeQuietly(fd);
+        throw new CsyncError('CSYNC_IO', `${op} ${JSON.stringify(absDir)}: cannot read /proc/self/fd`, {
+          cause: err,
+          hint: 'csync confines writes through /proc/self/fd: mount /proc (Linux) for the daemon',
+        });
+      }
+      const real = readlinkSync(`/proc/self/fd/${afd}`);
+      if (got !== (real === '/' ? `/${rel}` : `${real}/${rel}`)) {
+        closeQuietly(fd);
+        throw unsafePath(absDir, whyNotConfined(anchor, rel));
+      }
+      return fd;
+    } finally {
+      closeQuietly(afd);
+    }
+  }
+
+  /** The directory holding `abs` (held open when confined) and the last component's name. */
+  #parent(op: string, abs: string): { dir: DirRef; name: string } {
+    const { dir, name } = splitAbs(abs);
+    const anchor = this.#anchorOf(abs);
+    if (anchor === undefined || abs === anchor) return { dir: plainDir(dir), name };
+    return { dir: heldDir(this.#openConfinedDir(op, anchor, dir), dir), name };
+  }
+
+  /** A descriptor of directory `abs` itself (confined when below an anchor). */
+  #openDir(op: string, abs: string): number {
+    const anchor = this.#anchorOf(abs);
+    if (anchor === undefined) return wrapSync(op, abs, () => openSync(abs, DIR_FLAGS));
+    return this.#openConfinedDir(op, anchor, abs);
+  }
+
+  /** lstat; undefined for ENOENT and ENOTDIR, and below a symlinked or moved directory of a root. */
+  lstat(path: string): FsStat | undefined {
+    let parent: { dir: DirRef; name: string };
+    try {
+      parent = this.#parent('lstat', path);
+    } catch (err) {
+      if (hasCode(err, 'CSYNC_PATH_UNSAFE') || NOTHING_THERE.has(errCode((err as Error).cause) ?? '')) return undefined;
+      throw err;
+    }
+    try {
+      const st = lstatSync(parent.dir.at(parent.name), { bigint: true, throwIfNoEntry: false });
       return st === undefined ? undefined : toFsStat(st);
     } catch (err) {
       if (errCode(err) === 'ENOTDIR') return undefined;
       throw ioError('lstat', path, err);
+    } finally {
+      parent.dir.close();
     }
   }
 
   readdir(path: string): string[] {
+    const fd = this.#openDir('readdir', path);
     try {
-      return readdirSync(path);
-    } catch (err) {
-      throw ioError('readdir', path, err);
+      return wrapSync('readdir', path, () => readdirSync(`/proc/self/fd/${fd}`));
+    } finally {
+      closeQuietly(fd);
+    }
+  }
+
+  listDir(path: string): FsDirEntry[] {
+    const fd = this.#openDir('readdir', path);
+    try {
+      const names = wrapSync('readdir', path, () => readdirSync(`/proc/self/fd/${fd}`));
+      return names.map((name) => {
+        try {
+          const st = lstatSync(`/proc/self/fd/${fd}/${name}`, { bigint: true, throwIfNoEntry: false });
+          return { name, stat: st === undefined ? undefined : toFsStat(st) };
+        } catch (err) {
+          throw ioError('lstat', `${path}/${name}`, err);
+        }
+      });
+    } finally {
+      closeQuietly(fd);
     }
   }
 
   readlink(path: string): string {
+    const { dir, name } = this.#parent('readlink', path);
     try {
-      return readlinkSync(path);
+      return wrapSync('readlink', path, () => readlinkSync(dir.at(name)));
+    } finally {
+      dir.close();
+    }
+  }
+
+  /**
+   * Opens a regular file for reading without following a final symlink, and checks that what was
+   * opened is what the caller trusted (`expect`): a swap to a symlink or another file between the
+   * check and the read is a CSYNC_LOCAL_CHANGE, never a read of something else.
+   */
+  #openRead(op: string, path: string, expect?: FsExpect): { fd: number; sizeBytes: number } {
+    const { dir, name } = this.#parent(op, path);
+    let fd: number;
+    try {
+      fd = openSync(dir.at(name), READ_FLAGS);
     } catch (err) {
-      throw ioError('readlink', path, err);
+      if (errCode(err) === 'ELOOP') throw localChange(path, 'is a symlink now; csync never reads through one');
+      throw ioError(op, path, err);
+    } finally {
+      dir.close();
+    }
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      if (!st.isFile()) throw localChange(path, 'is not a regular file any more');
+      if (expect !== undefined && differsFrom(st, expect)) throw localChange(path, 'changed since it was checked');
+      return { fd, sizeBytes: Number(st.size) };
+    } catch (err) {
+      closeQuietly(fd);
+      throw err instanceof CsyncError ? err : ioError(op, path, err);
     }
   }
 
   /** Yields fresh buffers (callers may keep them) of at most `chunkBytes`; one read in flight. */
-  async *readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+  async *readChunks(path: string, chunkBytes: number, expect?: FsExpect): AsyncIterable<Uint8Array> {
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) throw new Error(`bug: chunkBytes must be > 0, got ${chunkBytes}`);
-    const st = this.lstat(path);
-    if (st !== undefined && st.kind === 'file' && st.sizeBytes <= SMALL_FILE_BYTES && st.sizeBytes <= chunkBytes) {
-      // Small files in one synchronous read: far cheaper than open/read/close on the thread pool.
-      yield wrapSync('read', path, () => readFileSync(path));
-      return;
-    }
-    const handle = await wrap('open', path, () => fsp.open(path, 'r'));
+    const { fd, sizeBytes } = this.#openRead('open', path, expect);
     try {
+      if (sizeBytes <= SMALL_FILE_BYTES && sizeBytes <= chunkBytes) {
+        // Small files in one synchronous read: far cheaper than reads on the thread pool.
+        yield wrapSync('read', path, () => readFileSync(fd));
+        return;
+      }
       for (;;) {
         const buf = Buffer.allocUnsafe(chunkBytes);
-        const { bytesRead } = await wrap('read', path, () => handle.read(buf, 0, chunkBytes, null));
-        if (bytesRead === 0) return;
-        yield bytesRead === chunkBytes ? buf : buf.subarray(0, bytesRead);
+        const n = await wrap('read', path, () => readFd(fd, buf, null));
+        if (n === 0) return;
+        yield n === chunkBytes ? buf : buf.subarray(0, n);
       }
     } finally {
-      await handle.close();
+      closeQuietly(fd);
     }
   }
 
   async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
-    const handle = await wrap('open', path, () => fsp.open(path, 'r'));
+    const { fd } = this.#openRead('open', path);
     try {
       const buf = Buffer.alloc(length);
-      const { bytesRead } = await wrap('read', path, () => handle.read(buf, 0, length, offset));
-      return buf.subarray(0, bytesRead);
+      const n = await wrap('read', path, () => readFd(fd, buf, offset));
+      return buf.subarray(0, n);
     } finally {
-      await handle.close();
+      closeQuietly(fd);
     }
   }
 
   /** Synchronous: csync reads whole files only when they are small (inline offers). */
-  async readFile(path: string): Promise<Uint8Array> {
-    return Promise.resolve(wrapSync('read', path, () => readFileSync(path)));
+  async readFile(path: string, expect?: FsExpect): Promise<Uint8Array> {
+    const { fd } = this.#openRead('open', path, expect);
+    try {
+      return Promise.resolve(wrapSync('read', path, () => readFileSync(fd)));
+    } finally {
+      closeQuietly(fd);
+    }
   }
 
   async beginWrite(target: string): Promise<PendingWrite> {
-    const tempPath = tempPathFor(target);
-    const fd = wrapSync('open', tempPath, () => openSync(tempPath, 'wx', 0o600));
-    return Promise.resolve(new NodePendingWrite(fd, tempPath, target));
+    this.#refuseAnchor('write', target);
+    const { dir, name } = this.#parent('open', target);
+    const temp = tempNameFor(name);
+    try {
+      const fd = wrapSync('open', `${splitAbs(target).dir}/${temp}`, () => openSync(dir.at(temp), CREATE_FLAGS, 0o600));
+      return Promise.resolve(new NodePendingWrite({ fd, dir, temp, name, target }));
+    } catch (err) {
+      dir.close();
+      throw err;
+    }
   }
 
   readonly #mkdirs = new Map<string, Promise<void>>();
@@ -209,64 +416,104 @@ export class NodeFileSystem implements FileSystem {
   }
 
   async #mkdirOnce(path: string, meta: FsMetaUpdate): Promise<void> {
-    if (this.lstat(path)?.kind === 'dir') return;
-    const temp = tempPathFor(path);
-    wrapSync('mkdir', path, () => mkdirSync(temp, { mode: 0o700 }));
+    const { dir, name } = this.#parent('mkdir', path);
     try {
-      await this.setMeta(temp, { mode: 0o755, ...meta });
-      wrapSync('mkdir', path, () => renameSync(temp, path));
-    } catch (err) {
-      // Someone made it meanwhile (or the rename failed): drop ours, accept an existing directory.
-      await fsp.rmdir(temp).catch(() => undefined);
-      if (this.lstat(path)?.kind === 'dir') return;
-      throw err instanceof CsyncError ? err : ioError('mkdir', path, err);
+      if (lstatSync(dir.at(name), { throwIfNoEntry: false })?.isDirectory()) return;
+      const temp = tempNameFor(name);
+      wrapSync('mkdir', path, () => mkdirSync(dir.at(temp), { mode: 0o700 }));
+      try {
+        setMetaIn(dir, temp, path, { mode: 0o755, ...meta });
+        wrapSync('mkdir', path, () => renameSync(dir.at(temp), dir.at(name)));
+      } catch (err) {
+        // Someone made it meanwhile (or the rename failed): drop ours, accept an existing directory.
+        try {
+          rmdirSync(dir.at(temp));
+        } catch {
+          // Safe to swallow: an empty temp directory left behind is removed by the start-up sweep.
+        }
+        if (lstatSync(dir.at(name), { throwIfNoEntry: false })?.isDirectory()) return;
+        throw err instanceof CsyncError ? err : ioError('mkdir', path, err);
+      }
+    } finally {
+      dir.close();
     }
   }
 
   async symlink(target: string, path: string, meta: FsMetaUpdate): Promise<void> {
-    const tempPath = tempPathFor(path);
-    await wrap('symlink', tempPath, () => fsp.symlink(target, tempPath));
+    this.#refuseAnchor('symlink', path);
+    const { dir, name } = this.#parent('symlink', path);
     try {
-      await this.setMeta(tempPath, meta);
-      await wrap('rename', path, () => fsp.rename(tempPath, path));
-    } catch (err) {
-      await removeQuietly(tempPath);
-      throw err;
+      const temp = tempNameFor(name);
+      wrapSync('symlink', path, () => symlinkSync(target, dir.at(temp)));
+      try {
+        setMetaIn(dir, temp, path, meta);
+        wrapSync('rename', path, () => renameSync(dir.at(temp), dir.at(name)));
+      } catch (err) {
+        try {
+          unlinkSync(dir.at(temp));
+        } catch {
+          // Safe to swallow: the temp link is ours and a leftover is removed by the start-up sweep.
+        }
+        throw err;
+      }
+      await dir.sync();
+    } finally {
+      dir.close();
     }
-    await this.fsyncDir(dirname(path));
   }
 
   /** Owner first (chown clears setuid bits), then mode (never on a symlink), then mtime (atime = mtime). */
   async setMeta(path: string, meta: FsMetaUpdate): Promise<void> {
-    const st = this.lstat(path);
-    if (st === undefined) throw ioError('setMeta', path, Object.assign(new Error('no such entry'), { code: 'ENOENT' }));
-    const isLink = st.kind === 'symlink';
-    const owner = ownerChange(meta, st);
-    if (owner !== undefined) {
-      const chown = isLink ? fsp.lchown : fsp.chown;
-      await chownIgnoringEperm('chown', path, () => chown(path, owner.uid, owner.gid));
+    const { dir, name } = this.#parent('setMeta', path);
+    try {
+      setMetaIn(dir, name, path, meta);
+    } finally {
+      dir.close();
     }
-    if (meta.mode !== undefined && !isLink) await wrap('chmod', path, () => fsp.chmod(path, meta.mode! & 0o7777));
-    if (meta.mtimeNs !== undefined) {
-      const s = nsToSeconds(meta.mtimeNs);
-      await wrap('utimes', path, () => (isLink ? fsp.lutimes(path, s, s) : fsp.utimes(path, s, s)));
-    }
+    return Promise.resolve();
   }
 
   async unlink(path: string): Promise<void> {
-    await wrap('unlink', path, () => fsp.unlink(path)).catch((err: CsyncError) => {
-      if (errCode(err.cause) !== 'ENOENT') throw err;
-    });
+    this.#refuseAnchor('unlink', path);
+    const { dir, name } = this.#parent('unlink', path);
+    try {
+      unlinkSync(dir.at(name));
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw ioError('unlink', path, err);
+    } finally {
+      dir.close();
+    }
+    return Promise.resolve();
   }
 
   async rmdir(path: string): Promise<void> {
-    await wrap('rmdir', path, () => fsp.rmdir(path)).catch((err: CsyncError) => {
-      if (errCode(err.cause) !== 'ENOENT') throw err;
-    });
+    this.#refuseAnchor('rmdir', path);
+    const { dir, name } = this.#parent('rmdir', path);
+    try {
+      rmdirSync(dir.at(name));
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw ioError('rmdir', path, err);
+    } finally {
+      dir.close();
+    }
+    return Promise.resolve();
   }
 
   async rename(from: string, to: string): Promise<void> {
-    await wrap('rename', from, () => fsp.rename(from, to));
+    this.#refuseAnchor('rename', from);
+    this.#refuseAnchor('rename', to);
+    const src = this.#parent('rename', from);
+    try {
+      const dst = this.#parent('rename', to);
+      try {
+        wrapSync('rename', from, () => renameSync(src.dir.at(src.name), dst.dir.at(dst.name)));
+      } finally {
+        dst.dir.close();
+      }
+    } finally {
+      src.dir.close();
+    }
+    return Promise.resolve();
   }
 
   /** Streams `from` into an atomic write of `to` and commits it with `from`'s mode, owner and mtime. */
@@ -275,7 +522,7 @@ export class NodeFileSystem implements FileSystem {
     if (st?.kind !== 'file') throw ioError('copyFile', from, Object.assign(new Error('not a file'), { code: st ? 'EINVAL' : 'ENOENT' }));
     const pending = await this.beginWrite(to);
     try {
-      for await (const chunk of this.readChunks(from, COPY_CHUNK_BYTES)) await pending.write(chunk);
+      for await (const chunk of this.readChunks(from, COPY_CHUNK_BYTES, st)) await pending.write(chunk);
       await pending.commit({ mode: st.mode, uid: st.uid, gid: st.gid, mtimeNs: st.mtimeNs });
     } catch (err) {
       await pending.abort();
@@ -284,7 +531,87 @@ export class NodeFileSystem implements FileSystem {
   }
 
   async fsyncDir(path: string): Promise<void> {
-    await fsyncDirectory(path);
+    const fd = this.#openDir('open', path);
+    try {
+      await wrap('fsync', path, () => fsyncFd(fd));
+    } finally {
+      closeQuietly(fd);
+    }
+  }
+}
+
+/** Names a component of `rel` below `anchor` that is not a plain directory, for the message. */
+function whyNotConfined(anchor: string, rel: string): string {
+  let cur = anchor === '/' ? '' : anchor;
+  for (const part of rel.split('/')) {
+    cur += `/${part}`;
+    try {
+      const st = lstatSync(cur, { throwIfNoEntry: false });
+      if (st?.isSymbolicLink()) return `${JSON.stringify(cur)} is a symlink`;
+      if (st !== undefined && !st.isDirectory()) return `${JSON.stringify(cur)} is not a directory`;
+    } catch {
+      break;
+    }
+  }
+  return 'a parent directory was moved or replaced while csync used it';
+}
+
+/** errnos after which nothing is at a path. */
+const NOTHING_THERE = new Set(['ENOENT', 'ENOTDIR']);
+
+/**
+ * Sets metadata on entry `name` of `dir`: through a descriptor opened O_NOFOLLOW for files and
+ * directories (fchown, then fchmod, then futimes), with lchown/lutimes for a symlink; never by a
+ * path a swapped entry could redirect.
+ */
+function setMetaIn(dir: DirRef, name: string, display: string, meta: FsMetaUpdate): void {
+  const p = dir.at(name);
+  const st = wrapSync('setMeta', display, () => lstatSync(p, { bigint: true }));
+  const owner = ownerChange(meta, { uid: Number(st.uid), gid: Number(st.gid) });
+  if (st.isSymbolicLink()) {
+    if (owner !== undefined) chownSyncIgnoringEperm('chown', display, () => lchownSync(p, owner.uid, owner.gid));
+    if (meta.mtimeNs !== undefined) {
+      const s = nsToSeconds(meta.mtimeNs);
+      wrapSync('utimes', display, () => lutimesSync(p, s, s));
+    }
+    return;
+  }
+  if (!st.isFile() && !st.isDirectory()) throw ioError('setMeta', display, Object.assign(new Error('not a file or directory'), { code: 'EINVAL' }));
+  let fd: number;
+  try {
+    fd = openSync(p, (st.isDirectory() ? fsConstants.O_DIRECTORY : 0) | READ_FLAGS);
+  } catch (err) {
+    if (errCode(err) !== 'EACCES') throw ioError('open', display, err);
+    // An unprivileged daemon may own an entry it cannot open (mode 0200): set it by name inside
+    // the held directory instead (only its own entries, so nothing it could not change anyway).
+    if (owner !== undefined) chownSyncIgnoringEperm('chown', display, () => lchownSync(p, owner.uid, owner.gid));
+    if (meta.mode !== undefined) wrapSync('chmod', display, () => chmodSync(p, meta.mode! & 0o7777));
+    if (meta.mtimeNs !== undefined) {
+      const s = nsToSeconds(meta.mtimeNs);
+      wrapSync('utimes', display, () => lutimesSync(p, s, s));
+    }
+    return;
+  }
+  try {
+    const now = fstatSync(fd, { bigint: true });
+    if (now.ino !== st.ino) throw localChange(display, 'was replaced while csync set its metadata');
+    if (owner !== undefined) chownSyncIgnoringEperm('chown', display, () => fchownSync(fd, owner.uid, owner.gid));
+    if (meta.mode !== undefined) wrapSync('chmod', display, () => fchmodSync(fd, meta.mode! & 0o7777));
+    if (meta.mtimeNs !== undefined) {
+      const s = nsToSeconds(meta.mtimeNs);
+      wrapSync('utimes', display, () => futimesSync(fd, s, s));
+    }
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+function chownSyncIgnoringEperm(op: string, path: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    // EPERM: not allowed to change the owner; keeping the current owner is safe (see ownerChange).
+    if (errCode(err) !== 'EPERM') throw ioError(op, path, err);
   }
 }
 
@@ -297,19 +624,28 @@ async function fsyncDirectory(path: string): Promise<void> {
   }
 }
 
-/** An open temp file; see PendingWrite. The handle is closed by commit() or abort(). */
+/**
+ * An open temp file in a held directory; see PendingWrite. The file and the directory are closed
+ * by commit() or abort(); the rename happens inside the held directory.
+ */
 class NodePendingWrite implements PendingWrite {
   #state: 'open' | 'committed' | 'aborted' = 'open';
   readonly #fd: number;
+  readonly #dir: DirRef;
+  readonly #temp: string;
+  readonly #name: string;
   readonly #tempPath: string;
   readonly #target: string;
   #unsynced = 0;
   #writeback: Promise<void> | undefined;
 
-  constructor(fd: number, tempPath: string, target: string) {
-    this.#fd = fd;
-    this.#tempPath = tempPath;
-    this.#target = target;
+  constructor(o: { fd: number; dir: DirRef; temp: string; name: string; target: string }) {
+    this.#fd = o.fd;
+    this.#dir = o.dir;
+    this.#temp = o.temp;
+    this.#name = o.name;
+    this.#target = o.target;
+    this.#tempPath = `${splitAbs(o.target).dir}/${o.temp}`;
   }
 
   /**
@@ -343,7 +679,7 @@ class NodePendingWrite implements PendingWrite {
     });
   }
 
-  async commit(meta: FsMetaUpdate, opts: { syncDir?: boolean } = {}): Promise<FsStat> {
+  async commit(meta: FsMetaUpdate, opts: CommitOptions = {}): Promise<FsStat> {
     if (this.#state !== 'open') throw new Error(`bug: commit after ${this.#state}`);
     await this.#writeback;
     const fd = this.#fd;
@@ -373,10 +709,36 @@ class NodePendingWrite implements PendingWrite {
     }
     // The one call that waits for the disk runs on the thread pool, so many files sync at once.
     await wrap('fsync', p, () => fsyncFd(fd));
-    wrapSync('close', p, () => closeSync(fd));
-    wrapSync('rename', this.#target, () => renameSync(p, this.#target));
+    const dir = this.#dir;
+    if (opts.expectTarget !== undefined) {
+      // A local edit made while this file streamed in is never overwritten: look once more, right
+      // before the rename, and keep the local version if the target is not what was decided on.
+      const now = lstatSync(dir.at(this.#name), { bigint: true, throwIfNoEntry: false });
+      if (replacedSince(opts.expectTarget, now === undefined ? undefined : toFsStat(now))) {
+        await this.abort();
+        throw localChange(this.#target, 'changed on this node while the new version was being received');
+      }
+    }
     this.#state = 'committed';
-    if (opts.syncDir !== false) await fsyncDirectory(dirname(this.#target));
+    let open = true;
+    try {
+      wrapSync('rename', this.#target, () => renameSync(dir.at(this.#temp), dir.at(this.#name)));
+      // The rename moved the ctime: the stat to record is the one after it.
+      st = wrapSync('fstat', p, () => fstatSync(fd, { bigint: true }));
+      open = false;
+      wrapSync('close', p, () => closeSync(fd));
+      if (opts.syncDir !== false) await dir.sync();
+    } catch (err) {
+      if (open) closeQuietly(fd);
+      try {
+        unlinkSync(dir.at(this.#temp));
+      } catch {
+        // Safe to swallow: gone already (the rename happened) or removed by the start-up sweep.
+      }
+      throw err;
+    } finally {
+      dir.close();
+    }
     return toFsStat(st);
   }
 
@@ -385,12 +747,14 @@ class NodePendingWrite implements PendingWrite {
     if (this.#state !== 'open') return;
     this.#state = 'aborted';
     await this.#writeback;
+    closeQuietly(this.#fd);
     try {
-      closeSync(this.#fd);
+      unlinkSync(this.#dir.at(this.#temp));
     } catch {
-      // Safe to swallow: the descriptor may already be closed by a commit that failed at its rename.
+      // Safe to swallow: the temp name is ours and a leftover is harmless (the scanner ignores it).
+    } finally {
+      this.#dir.close();
     }
-    await removeQuietly(this.#tempPath);
   }
 }
 
@@ -410,6 +774,10 @@ const ASYNC_WRITE_BYTES = 256 * 1024;
 
 function writeFd(fd: number, chunk: Uint8Array, off: number): Promise<number> {
   return new Promise((resolve, reject) => write(fd, chunk, off, chunk.length - off, null, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+function readFd(fd: number, buf: Buffer, position: number | null): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 function fsyncFd(fd: number): Promise<void> {

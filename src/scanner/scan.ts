@@ -6,7 +6,7 @@ import { rootEmptied } from '../core/safety.ts';
 import { bumpVersion } from '../core/version.ts';
 import type { FileMeta, FileState, IgnoredAttr, LogicalPath, NodeName, RelPath, RootId } from '../core/types.ts';
 import { logicalPath } from '../core/types.ts';
-import type { FileSystem, FsStat } from '../fs/filesystem.ts';
+import type { FileSystem, FsDirEntry, FsExpect, FsStat } from '../fs/filesystem.ts';
 import { parseScanSig, scanSigPrefix } from '../store/state-store.ts';
 import type { ScanRow, ScanSig } from '../store/state-store.ts';
 import type { Hasher } from './hasher.ts';
@@ -128,7 +128,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     }
     const needsHash = entry.stat.kind === 'file' && meta.hash === undefined;
     if (!needsHash && row !== undefined && row.kind !== 'deleted' && rowMatches(row, meta, opts.ignore)) continue;
-    pending.push({ path: entry.path, abs: entry.abs, sizeBytes: entry.stat.sizeBytes, meta, row, needsHash });
+    pending.push({ path: entry.path, abs: entry.abs, sizeBytes: entry.stat.sizeBytes, ino: entry.stat.ino, meta, row, needsHash });
     if (pending.length >= BATCH) await flush();
   }
   await flush();
@@ -166,6 +166,7 @@ interface Slot {
   readonly path: LogicalPath;
   readonly abs: string;
   readonly sizeBytes: number;
+  readonly ino: number;
   meta: FileMeta | undefined;
   readonly row: ScanRow | undefined;
   readonly needsHash: boolean;
@@ -179,7 +180,7 @@ async function hashSlots(opts: ScanOptions, slots: readonly Slot[], problems: Sc
     while (next < toHash.length) {
       const slot = toHash[next++] as Slot;
       try {
-        const hash = await hashFile(opts, slot.abs);
+        const hash = await hashFile(opts, slot.abs, { sizeBytes: slot.sizeBytes, mtimeNs: (slot.meta as FileMeta).mtimeNs, ino: slot.ino });
         slot.meta = { ...(slot.meta as FileMeta), hash };
         hashed.bytes += slot.sizeBytes;
         opts.onHashed?.(++hashed.files, hashed.bytes);
@@ -250,30 +251,40 @@ function* walk(opts: ScanOptions, rel: RelPath, problems: ScanProblem[]): Genera
     problems.push({ path, message: errorText(err) });
     return;
   }
-  if (stat === undefined) return;
-  if (stat.kind === 'other') {
-    problems.push({ path, message: 'skipped: not a regular file, directory or symlink' });
+  if (stat !== undefined) yield* visit(opts, { path, abs, stat }, rel, problems);
+}
+
+/**
+ * Yields an entry and, for a directory, everything below it. A directory's entries are listed and
+ * looked at through the directory itself (FileSystem.listDir), and only a directory is descended
+ * into: a walk never passes through a symlink, even one swapped in while it runs.
+ */
+function* visit(opts: ScanOptions, entry: Seen, rel: RelPath, problems: ScanProblem[]): Generator<Seen, void, undefined> {
+  if (entry.stat.kind === 'other') {
+    problems.push({ path: entry.path, message: 'skipped: not a regular file, directory or symlink' });
     return;
   }
-  yield { path, abs, stat };
-  if (stat.kind !== 'dir' || !opts.recursive) return;
-  let names: string[];
+  yield entry;
+  if (entry.stat.kind !== 'dir' || !opts.recursive) return;
+  let entries: FsDirEntry[];
   try {
-    names = opts.fs.readdir(abs).sort();
+    entries = opts.fs.listDir(entry.abs).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch (err) {
-    problems.push({ path, message: errorText(err) });
+    problems.push({ path: entry.path, message: errorText(err) });
     return;
   }
-  for (const name of names) {
-    if (TEMP_NAME.test(name)) continue;
+  for (const { name, stat } of entries) {
+    if (TEMP_NAME.test(name) || stat === undefined) continue;
     let child: RelPath;
     try {
       child = childRel(rel, name);
     } catch (err) {
-      problems.push({ path: `${path}/${name}`, message: errorText(err) });
+      problems.push({ path: `${entry.path}/${name}`, message: errorText(err) });
       continue;
     }
-    yield* walk(opts, child, problems);
+    const path = logicalPath(opts.root, child);
+    if (opts.isExcluded(path)) continue;
+    yield* visit(opts, { path, abs: `${opts.absRoot}/${child}`, stat }, child, problems);
   }
 }
 
@@ -298,10 +309,14 @@ function metaOf(opts: ScanOptions, entry: Seen, prev: ScanRow | undefined): File
   return reuse && prev.hash !== undefined ? { ...meta, hash: prev.hash } : meta;
 }
 
-/** Hashes a file's content by streaming it. */
-export async function hashFile(opts: { fs: FileSystem; hasher: Hasher }, abs: string): Promise<string> {
+/**
+ * Hashes a file's content by streaming it. With `expect` (what the walk's lstat saw), a file
+ * swapped or rewritten before it was opened is refused (CSYNC_LOCAL_CHANGE), never hashed as if it
+ * were the entry the walk saw.
+ */
+export async function hashFile(opts: { fs: FileSystem; hasher: Hasher }, abs: string, expect?: FsExpect): Promise<string> {
   const h = opts.hasher.start();
-  for await (const chunk of opts.fs.readChunks(abs, CHUNK_BYTES)) h.update(chunk);
+  for await (const chunk of opts.fs.readChunks(abs, CHUNK_BYTES, expect)) h.update(chunk);
   return h.digestHex();
 }
 

@@ -14,9 +14,10 @@ export interface ApplyTarget {
   readonly absRoot: string;
   readonly rel: RelPath;
   /**
-   * Directories already checked to be real directories during this batch (a per-batch cache the
-   * receiver clears whenever it applies anything but a file, so a directory replaced by a symlink
-   * through csync is checked again).
+   * Directories already seen to exist as real directories during this batch, so their existence is
+   * not checked again for every file (the receiver clears it whenever it applies anything but a
+   * file, and after a second). Only an optimisation: every write still opens its parent confined
+   * (fs/node-fs.ts), so a directory swapped for a symlink since is refused, never written through.
    */
   readonly verifiedDirs?: Set<string>;
 }
@@ -128,7 +129,10 @@ export async function applyFile(
     }
     if (st?.kind === 'dir') await clearWay(ports.fs, t, st);
     else await backupIfConfigured(ports.fs, t, st);
-    return await pending.commit(metaUpdate(meta, t.group.config.ignore), { syncDir: opts.syncDir ?? true });
+    // What was there when the write began (nothing, once a directory in the way is gone) must still
+    // be there at the rename: a local edit made meanwhile is kept (CSYNC_LOCAL_CHANGE), not replaced.
+    const expectTarget = st === undefined || st.kind === 'dir' ? null : st;
+    return await pending.commit(metaUpdate(meta, t.group.config.ignore), { syncDir: opts.syncDir ?? true, expectTarget });
   } catch (err) {
     await pending.abort();
     throw err;

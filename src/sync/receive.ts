@@ -1,6 +1,6 @@
 // The receiving side of an update (SPEC §4.2, §4.4): validates an offer, re-checks the local entry,
 // decides (core/decide), and applies, holds a conflict, or asks for the content.
-import { CsyncError } from '../core/errors.ts';
+import { CsyncError, hasCode } from '../core/errors.ts';
 import { decide, sameContent } from '../core/decide.ts';
 import { mergeIdentical, resolveConflict } from '../core/conflict.ts';
 import { toRelPath } from '../core/paths.ts';
@@ -164,6 +164,8 @@ export class OfferReceiver {
     const absRoot = group.roots.get(offer.root);
     if (absRoot === undefined) throw unsafe(`root ${JSON.stringify(offer.root)} is not an include of group ${JSON.stringify(offer.group)}`);
     const rel: RelPath = toRelPath(offer.rel);
+    // The root of an include is a directory the local config owns: no offer changes its kind.
+    if (rel === '' && offer.state.meta.kind !== 'dir') throw unsafe(`root ${JSON.stringify(offer.root)}: a root is never replaced or deleted by a peer`);
     const path = logicalPath(offer.root, rel);
     if (this.ctx.matchers.get(offer.group)?.isExcluded(path)) throw unsafe(`path ${JSON.stringify(path)} is excluded here`);
     return { group, root: offer.root, absRoot, rel };
@@ -311,7 +313,13 @@ export class OfferReceiver {
     else if (local?.meta.kind === 'file' && local.meta.hash === meta.hash && local.meta.sizeBytes === meta.sizeBytes) {
       await applyMetaOnly(fs, t, meta);
     } else if (offer.content !== undefined) {
-      const st = await applyFile(this.ctx, t, meta, [offer.content], { syncDir: false });
+      let st: FsStat;
+      try {
+        st = await applyFile(this.ctx, t, meta, [offer.content], { syncDir: false });
+      } catch (err) {
+        if (!hasCode(err, 'CSYNC_LOCAL_CHANGE')) throw err;
+        return this.keepLocal(t, incoming, err);
+      }
       return { result: 'applied', state: await this.record(t, incoming, { syncParent: true, st }) };
     } else {
       // A large file already here: ask for the blocks that differ and rebuild from the old file.
@@ -320,7 +328,7 @@ export class OfferReceiver {
       const queue = new AsyncQueue<DeltaBlock>();
       const content = blocks ? reconstruct(fs, abs, meta.sizeBytes, queue) : bytesOf(queue);
       const done = applyFile(this.ctx, t, meta, content, { syncDir: false }).then((st) => this.record(t, incoming, { syncParent: true, st }));
-      const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => ({ result: 'rejected' as const, reason: reasonOf(err) }));
+      const settled = done.then((s): OfferOutcome => ({ result: 'applied', state: s }), (err: unknown) => this.keepLocal(t, incoming, err));
       const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, nextOffset: 0, cancelIdle: () => undefined };
       this.armIdle(offer.id, tr);
       this.transfers.set(offer.id, tr);
@@ -332,6 +340,20 @@ export class OfferReceiver {
       return settled;
     }
     return { result: 'applied', state: await this.record(t, incoming, { syncParent: false }) };
+  }
+
+  /**
+   * A write that failed is rejected (the sender keeps the entry dirty and offers it again). When it
+   * failed because the target changed on this node meanwhile (CSYNC_LOCAL_CHANGE), the local edit
+   * is recorded now: the next offer meets it as a concurrent version and the group's conflict rules
+   * decide, instead of the edit being overwritten silently.
+   */
+  private async keepLocal(t: Target, incoming: FileState, err: unknown): Promise<OfferOutcome> {
+    if (!hasCode(err, 'CSYNC_LOCAL_CHANGE')) return { result: 'rejected', reason: reasonOf(err) };
+    this.ctx.log.warn({ peer: this.peer, path: incoming.path, reason: reasonOf(err) }, 'Kept a local change made during the transfer');
+    const rescan = await runCheck(this.ctx, [t], { recursive: false, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+    if (rescan.changed.length > 0) this.hooks.dirtied?.();
+    return { result: 'rejected', reason: reasonOf(err) };
   }
 
   /**

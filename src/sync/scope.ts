@@ -90,3 +90,16 @@ export function allRootTargets(view: NodeView, groupFilter?: ReadonlySet<GroupNa
   }
   return out;
 }
+
+/**
+ * Every directory csync writes below: the group roots, the backup dirs and the conflicts dir.
+ * Nothing below one of them is ever reached through a symlink (FileSystem.confine, SPEC §4.4).
+ */
+export function confinementAnchors(view: NodeView, conflictDir: string): string[] {
+  const anchors = [conflictDir];
+  for (const g of view.groups.values()) {
+    anchors.push(...g.roots.values());
+    if (g.backupDir !== undefined) anchors.push(g.backupDir);
+  }
+  return anchors;
+}

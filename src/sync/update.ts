@@ -1,6 +1,7 @@
 // The sending side of an update pass (SPEC §4.5): every peer concurrently, many offers in flight per
 // peer, results recorded per entry. Talks to peers only through the OfferChannel port.
 import { CsyncError } from '../core/errors.ts';
+import type { FsExpect } from '../fs/filesystem.ts';
 import type { FileState, GroupName, IgnoredAttr, LogicalPath, NodeName, RootId } from '../core/types.ts';
 import { sameContent, sameMeta } from '../core/decide.ts';
 import { compareVersions, mergeVersions } from '../core/version.ts';
@@ -271,7 +272,7 @@ async function offerOne(
     const content = await inlineContent(ctx, place.absPath, state);
     const outcome = await ch.offer(
       { ...place.offer, state, force: row.force, ...(content ? { content } : {}) },
-      () => ctx.fs.readChunks(place.absPath, CHUNK_BYTES),
+      () => ctx.fs.readChunks(place.absPath, CHUNK_BYTES, expectOf(state)),
       (remote) => changedBlocks(ctx.fs, ctx.hasher, place.absPath, remote),
     );
     // Our version lost a conflict there ('superseded'), or the peer already holds a newer, different
@@ -300,10 +301,15 @@ function placeFor(ctx: SyncContext, ch: OfferChannel, path: LogicalPath) {
   return undefined;
 }
 
+/** What the check recorded of a file: a read that opens anything else is refused (FsExpect). */
+function expectOf(state: FileState): FsExpect {
+  return { sizeBytes: state.meta.sizeBytes, mtimeNs: state.meta.mtimeNs };
+}
+
 /** Small files travel inline; the content must still match the recorded hash (else re-check first). */
 async function inlineContent(ctx: SyncContext, absPath: string, state: FileState): Promise<Uint8Array | undefined> {
   if (state.meta.kind !== 'file' || state.meta.sizeBytes > INLINE_MAX_BYTES) return undefined;
-  const bytes = await ctx.fs.readFile(absPath);
+  const bytes = await ctx.fs.readFile(absPath, expectOf(state));
   if (ctx.hasher.hashBytes(bytes) !== state.meta.hash) {
     throw new CsyncError('CSYNC_IO', `file ${JSON.stringify(absPath)} changed since the last check`, { hint: 'run `csync -x` to check and send it' });
   }

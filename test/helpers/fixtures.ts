@@ -12,6 +12,7 @@ import { resolveNode } from '../../src/config/resolve.ts';
 import { MemoryFileSystem } from '../../src/fs/memory-fs.ts';
 import type { FileSystem } from '../../src/fs/filesystem.ts';
 import { loadHasher } from '../../src/scanner/hasher.ts';
+import { confinementAnchors } from '../../src/sync/scope.ts';
 import { SqliteStateStore } from '../../src/store/sqlite-store.ts';
 import type { GroupMatcher, SyncContext } from '../../src/sync/context.ts';
 
@@ -121,5 +122,6 @@ export async function memoryNode(self: string, opts: { toml?: string; wrap?: (fs
     matchers,
     conflictDir: '/state/conflicts',
   };
+  ctx.fs.confine(confinementAnchors(view, ctx.conflictDir));
   return { ctx, mem, store, clock, logs, close: () => store.close() };
 }

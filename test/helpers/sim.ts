@@ -13,7 +13,7 @@ import type { AutoPolicy } from '../../src/core/types.ts';
 import { parseConfig } from '../../src/config/parse.ts';
 import { resolveNode } from '../../src/config/resolve.ts';
 import { MemoryFileSystem } from '../../src/fs/memory-fs.ts';
-import type { FileSystem, FsMetaUpdate, PendingWrite } from '../../src/fs/filesystem.ts';
+import type { FileSystem, FsExpect, FsMetaUpdate, PendingWrite } from '../../src/fs/filesystem.ts';
 import { SqliteStateStore } from '../../src/store/sqlite-store.ts';
 import { loadHasher } from '../../src/scanner/hasher.ts';
 import type { Hasher } from '../../src/scanner/hasher.ts';
@@ -23,7 +23,7 @@ import type { Runtime } from '../../src/daemon/runtime.ts';
 import { runCheck } from '../../src/sync/check.ts';
 import type { GroupMatcher, SyncContext } from '../../src/sync/context.ts';
 import { PathLocks } from '../../src/sync/path-locks.ts';
-import { allRootTargets, targetsForUserPath } from '../../src/sync/scope.ts';
+import { allRootTargets, confinementAnchors, targetsForUserPath } from '../../src/sync/scope.ts';
 import { runUpdate } from '../../src/sync/update.ts';
 import type { PeerReport } from '../../src/sync/update.ts';
 
@@ -56,12 +56,14 @@ class AuditingFileSystem implements FileSystem {
     this.onReplace(path, TEXT.decode(this.inner.readFileSync(path)));
   }
 
+  confine = (anchors: readonly string[]) => this.inner.confine(anchors);
   lstat = (p: string) => this.inner.lstat(p);
   readdir = (p: string) => this.inner.readdir(p);
+  listDir = (p: string) => this.inner.listDir(p);
   readlink = (p: string) => this.inner.readlink(p);
-  readChunks = (p: string, n: number) => this.inner.readChunks(p, n);
+  readChunks = (p: string, n: number, e?: FsExpect) => this.inner.readChunks(p, n, e);
   readRange = (p: string, o: number, l: number) => this.inner.readRange(p, o, l);
-  readFile = (p: string) => this.inner.readFile(p);
+  readFile = (p: string, e?: FsExpect) => this.inner.readFile(p, e);
   mkdir = (p: string, m: FsMetaUpdate) => this.inner.mkdir(p, m);
   setMeta = (p: string, m: FsMetaUpdate) => this.inner.setMeta(p, m);
   rmdir = (p: string) => this.inner.rmdir(p);
@@ -158,6 +160,7 @@ export class SimCluster {
     // CSYNC_SIM_DEBUG=1 prints every node's log records (for replaying a failing history).
     const log = process.env['CSYNC_SIM_DEBUG'] ? debugLogger(name) : silentLogger;
     const ctx: SyncContext = { view, fs, store, hasher, clock: this.clock, log, matchers, conflictDir: CONFLICTS };
+    fs.confine(confinementAnchors(view, CONFLICTS));
     const rt: Runtime = { ctx, view, store, stateDir: '/state', log: silentLogger, keys: new Map([['g', KEY]]), close: () => store.close() };
     return { name, fs: mem, rt, locks: new PathLocks() };
   }

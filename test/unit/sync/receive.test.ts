@@ -35,6 +35,11 @@ async function setup(t: { after(fn: () => void): void }, peer = 'b'): Promise<{ 
 
 /** Names in a memory directory that look like csync temp files. */
 const temps = (n: MemoryNode, dir: string): string[] => n.mem.readdir(dir).filter((name) => name.endsWith('.tmp'));
+const mergeVec = (a: VersionVector, b: VersionVector): VersionVector => {
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = Math.max(out[k] ?? 0, v);
+  return out;
+};
 const lp = (rel: string): LogicalPath => `${ROOT}/${rel}` as LogicalPath;
 
 describe('OfferReceiver refuses', () => {
@@ -68,6 +73,67 @@ describe('OfferReceiver refuses', () => {
     assert.match(out.reason ?? '', /parent ".*\/link": is a symlink/);
     assert.deepEqual(n.mem.snapshot('/elsewhere'), {});
     assert.equal(n.store.get(lp('link/evil.txt')), undefined);
+  });
+});
+
+describe('OfferReceiver confinement (attacks on the trust boundary)', () => {
+  /** An offer of `rel` with another kind of entry (symlink or tombstone). */
+  function kindOffer(rel: string, meta: FileMeta, version: VersionVector): IncomingOffer {
+    const state: FileState = { path: 'ignored-by-receiver' as LogicalPath, meta, version, origin: 'b', changedAtMs: 1 };
+    return { id: nextId++, group: 'g', root: ROOT, rel, state, force: true };
+  }
+  const link = (target: string): FileMeta => ({ kind: 'symlink', sizeBytes: 0, mtimeNs: T0_NS, mode: 0o777, uid: 1000, gid: 1000, target });
+  const deleted: FileMeta = { kind: 'deleted', sizeBytes: 0, mtimeNs: 0n, mode: 0, uid: 0, gid: 0 };
+
+  it('refuses the root offered as a symlink (forced), even when empty: the root stays a directory', async (t) => {
+    const { n, rx } = await setup(t);
+    n.mem.mkdirpSync('/outside');
+    const out = await rx.receiveOffer(kindOffer('', link('/outside'), { b: 5 }));
+    assert.equal(out.result, 'rejected');
+    assert.match(out.reason ?? '', /a root is never replaced/);
+    assert.equal(n.mem.lstat(ROOT)?.kind, 'dir');
+    assert.ok(n.logs.some((r) => r.level === 'warn' && r.msg === 'Rejected offer' && r.fields['peer'] === 'b'));
+  });
+
+  it('refuses a deletion of the root', async (t) => {
+    const { n, rx } = await setup(t);
+    n.mem.writeFileSync(`${ROOT}/keep`, 'x');
+    const out = await rx.receiveOffer(kindOffer('', deleted, { b: 5 }));
+    assert.equal(out.result, 'rejected');
+    assert.equal(n.mem.lstat(ROOT)?.kind, 'dir');
+    assert.equal(dec(n.mem.readFileSync(`${ROOT}/keep`)), 'x');
+  });
+
+  it('a deletion beneath a symlinked directory neither records nor touches the outside file (exfiltration)', async (t) => {
+    const { n, rx } = await setup(t);
+    n.mem.mkdirpSync('/secrets');
+    n.mem.writeFileSync('/secrets/secret.txt', 'top secret');
+    n.mem.symlinkSync('/secrets', `${ROOT}/exfil`);
+    const out = await rx.receiveOffer(kindOffer('exfil/secret.txt', deleted, { b: 1 }));
+    assert.equal(out.result, 'rejected');
+    assert.equal(dec(n.mem.readFileSync('/secrets/secret.txt')), 'top secret');
+    assert.equal(n.store.get(lp('exfil/secret.txt')), undefined, 'the outside file is never recorded as this node\'s');
+    assert.deepEqual(n.store.dirtyPeers(lp('exfil/secret.txt')), []);
+  });
+
+  it('keeps a local edit made while a streamed file arrived, records it, and rejects so the sender re-offers', async (t) => {
+    const { n, rx } = await setup(t);
+    n.mem.writeFileSync(`${ROOT}/big.bin`, 'old');
+    await runCheck(n.ctx, allRootTargets(n.ctx.view), { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false });
+    const old = n.store.get(lp('big.bin'));
+    assert.ok(old);
+    const offer = fileOffer(n, 'big.bin', 'the new content', mergeVec(old.version, { b: 1 }), { inline: false });
+    const first = await rx.receiveOffer(offer);
+    assert.equal(first.result, 'need');
+    n.mem.writeFileSync(`${ROOT}/big.bin`, 'edited locally meanwhile');
+    const out = await rx.receiveData({ id: offer.id, offset: 0, last: true, bytes: enc('the new content') });
+    assert.equal(out?.result, 'rejected');
+    assert.match(out?.reason ?? '', /changed on this node/);
+    assert.equal(dec(n.mem.readFileSync(`${ROOT}/big.bin`)), 'edited locally meanwhile');
+    assert.deepEqual(temps(n, ROOT), []);
+    const now = n.store.get(lp('big.bin'));
+    assert.equal(now?.meta.hash, n.ctx.hasher.hashBytes(enc('edited locally meanwhile')), 'the local edit is recorded');
+    assert.ok(n.logs.some((r) => r.msg === 'Kept a local change made during the transfer'));
   });
 });
 
