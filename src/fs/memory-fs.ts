@@ -10,6 +10,8 @@ interface Meta {
   gid: number;
   mtimeNs: bigint;
   readonly ino: number;
+  /** Moved to "now" by every change of the node (content, metadata, rename), as on a real disk. */
+  ctimeNs: bigint;
 }
 interface DirNode extends Meta {
   readonly kind: 'dir';
@@ -94,7 +96,7 @@ export class MemoryFileSystem implements FileSystem {
     }
     if (node === undefined) return undefined;
     const sizeBytes = node.kind === 'file' ? node.content.length : node.kind === 'symlink' ? node.target.length : 4096;
-    return { kind: node.kind, sizeBytes, mtimeNs: node.mtimeNs, mode: node.mode, uid: node.uid, gid: node.gid, ino: node.ino };
+    return { kind: node.kind, sizeBytes, mtimeNs: node.mtimeNs, mode: node.mode, uid: node.uid, gid: node.gid, ino: node.ino, ctimeNs: node.ctimeNs };
   }
 
   /** Names in a directory, in insertion order (callers must not rely on order). */
@@ -181,6 +183,7 @@ export class MemoryFileSystem implements FileSystem {
     const node = this.#lookup('setMeta', path);
     if (node === undefined) throw ioError('setMeta', path, 'ENOENT');
     applyMeta(node, meta);
+    node.ctimeNs = this.#nowNs();
   }
 
   /** Removes a file or symlink; no-op when missing; EISDIR for a directory. */
@@ -220,6 +223,7 @@ export class MemoryFileSystem implements FileSystem {
     if (existing !== undefined) checkReplace('rename', to, node, existing);
     src.dir.children.delete(src.name);
     dst.dir.children.set(dst.name, node);
+    node.ctimeNs = this.#nowNs();
     src.dir.mtimeNs = dst.dir.mtimeNs = this.#nowNs();
   }
 
@@ -257,6 +261,7 @@ export class MemoryFileSystem implements FileSystem {
     if (meta.uid !== undefined) node.uid = meta.uid;
     if (meta.gid !== undefined) node.gid = meta.gid;
     if (meta.mtimeNs !== undefined) node.mtimeNs = meta.mtimeNs;
+    node.ctimeNs = this.#nowNs();
   }
 
   /** Test helper: creates or replaces a file (parents must exist; see mkdirpSync). */
@@ -313,6 +318,7 @@ export class MemoryFileSystem implements FileSystem {
     if (src.dir.children.get(src.name) !== temp) throw ioError('rename', tempPath, 'ENOENT');
     src.dir.children.delete(src.name);
     dst.dir.children.set(dst.name, temp);
+    temp.ctimeNs = this.#nowNs();
     dst.dir.mtimeNs = this.#nowNs();
   }
 
@@ -328,6 +334,7 @@ export class MemoryFileSystem implements FileSystem {
       uid: meta.uid ?? this.#uid,
       gid: meta.gid ?? this.#gid,
       mtimeNs: meta.mtimeNs ?? this.#nowNs(),
+      ctimeNs: this.#nowNs(),
       ino: this.#nextIno++,
     };
   }
@@ -422,7 +429,7 @@ class MemoryPendingWrite implements PendingWrite {
     applyMeta(node, meta);
     this.#ops.commit();
     this.#state = 'committed';
-    return { kind: 'file', sizeBytes: node.content.length, mtimeNs: node.mtimeNs, mode: node.mode, uid: node.uid, gid: node.gid, ino: node.ino };
+    return { kind: 'file', sizeBytes: node.content.length, mtimeNs: node.mtimeNs, mode: node.mode, uid: node.uid, gid: node.gid, ino: node.ino, ctimeNs: node.ctimeNs };
   }
 
   async abort(): Promise<void> {

@@ -59,7 +59,12 @@ export interface ScanOptions {
    * Takes the new states in batches while the walk goes on (deletions last, only if no rail
    * tripped), so a check of a large tree never holds all of them; `changed` stays empty then.
    */
-  readonly onChanges?: (states: readonly FileState[], why: readonly string[]) => void;
+  readonly onChanges?: (states: readonly FileState[], why: readonly string[], localSigs: readonly (string | undefined)[]) => void;
+  /**
+   * Takes the local signatures of files found unchanged by hashing (their recorded signature was
+   * missing, racy or stale): recording them lets the next check skip the read (StateStore.setLocalSigs).
+   */
+  readonly onLocalSigs?: (sigs: readonly (readonly [LogicalPath, string])[]) => void;
 }
 
 interface Seen {
@@ -92,6 +97,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   // to hash) wait, a batch at a time, and every seen path leaves `known`, whose remainder is what
   // was not seen. Memory follows one batch, not the tree or the changes.
   let pending: Slot[] = [];
+  const nowNs = BigInt(opts.nowMs) * 1_000_000n;
   let entriesSeen = 0;
   let changedCount = 0;
   // Totals over every batch: files and bytes hashed (for progress and the result).
@@ -102,33 +108,41 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     await hashSlots(opts, slots, problems, hashed);
     const states: FileState[] = [];
     const why: string[] = [];
+    const sigs: (string | undefined)[] = [];
+    const freshSigs: [LogicalPath, string][] = [];
     for (const slot of slots) {
       if (slot.meta === undefined) continue;
       const row = slot.row;
-      if (row !== undefined && row.kind !== 'deleted' && rowMatches(row, slot.meta, opts.ignore)) continue;
+      if (row !== undefined && row.kind !== 'deleted' && rowMatches(row, slot.meta, opts.ignore)) {
+        if (slot.localSig !== '' && slot.localSig !== row.localSig) freshSigs.push([slot.path, slot.localSig]);
+        continue;
+      }
       const prev = row === undefined ? undefined : opts.known.get(slot.path);
       states.push(newState(opts, slot.path, slot.meta, prev));
       why.push(explain(prev?.meta, slot.meta));
+      sigs.push(slot.localSig === '' ? undefined : slot.localSig);
     }
     changedCount += states.length;
-    if (states.length > 0) emit(states, why);
+    if (states.length > 0) emit(states, why, sigs);
+    if (freshSigs.length > 0) opts.onLocalSigs?.(freshSigs);
   };
   for (const entry of walk(opts, opts.rel, problems)) {
     entriesSeen++;
     const sig = known.get(entry.path);
     known.delete(entry.path);
-    if (sig !== undefined && unchangedFile(sig, entry.stat)) continue;
+    const ls = localSig(entry.stat, nowNs);
+    if (sig !== undefined && unchangedFile(sig, entry.stat, ls)) continue;
     const row = sig === undefined ? undefined : parseScanSig(sig);
     let meta: FileMeta;
     try {
-      meta = metaOf(opts, entry, row);
+      meta = metaOf(opts, entry, row, ls);
     } catch (err) {
       problems.push({ path: entry.path, message: errorText(err) });
       continue;
     }
     const needsHash = entry.stat.kind === 'file' && meta.hash === undefined;
     if (!needsHash && row !== undefined && row.kind !== 'deleted' && rowMatches(row, meta, opts.ignore)) continue;
-    pending.push({ path: entry.path, abs: entry.abs, sizeBytes: entry.stat.sizeBytes, ino: entry.stat.ino, meta, row, needsHash });
+    pending.push({ path: entry.path, abs: entry.abs, sizeBytes: entry.stat.sizeBytes, ino: entry.stat.ino, localSig: ls, meta, row, needsHash });
     if (pending.length >= BATCH) await flush();
   }
   await flush();
@@ -143,7 +157,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   if (halted === undefined) {
     for (let i = 0; i < deletions.length; i += BATCH) {
       const part = deletions.slice(i, i + BATCH);
-      emit(part, part.map(() => 'deleted'));
+      emit(part, part.map(() => 'deleted'), part.map(() => undefined));
     }
     changedCount += deletions.length;
   }
@@ -151,14 +165,34 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
 }
 
 /**
- * The fast path of a check, taken by nearly every entry: a file whose kind, size, mtime, mode and
- * owner are exactly as recorded, with a recorded hash, is unchanged (the same test as metaOf's hash
- * reuse and rowMatches, without parsing the row). Anything else takes the full comparison.
+ * The fast path of a check, taken by nearly every entry: a file whose kind, size, mtime, mode,
+ * owner and local signature (inode and ctime, not racy) are exactly as recorded, with a recorded
+ * hash, is unchanged (the same test as metaOf's hash reuse and rowMatches, without parsing the
+ * row). Anything else takes the full comparison, which hashes the file.
  */
-function unchangedFile(sig: ScanSig, st: FsStat): boolean {
-  if (st.kind !== 'file') return false;
-  const prefix = scanSigPrefix('file', st.sizeBytes, toMicros(st.mtimeNs), st.mode, st.uid, st.gid);
+function unchangedFile(sig: ScanSig, st: FsStat, ls: string): boolean {
+  if (st.kind !== 'file' || ls === '') return false;
+  const prefix = `${scanSigPrefix('file', st.sizeBytes, toMicros(st.mtimeNs), st.mode, st.uid, st.gid)}${ls} `;
   return sig.startsWith(prefix) && sig.length > prefix.length && sig[prefix.length] !== ' ';
+}
+
+/**
+ * Changes newer than this, as the scan began, are "racy" (git's racily-clean entries): a second
+ * write of the same size within one timestamp tick leaves mtime and ctime as they were, so a file
+ * recorded that close to its last change is hashed again by the next check. Two seconds cover the
+ * coarsest timestamps csync meets (1 s on ext3, 2 s on FAT).
+ */
+const RACY_WINDOW_NS = 2_000_000_000n;
+
+/**
+ * What this node's disk shows of a file beyond its synced metadata: `<inode>:<ctime ns>` (a content
+ * write always moves the ctime, and no user can set it back), or '' when it cannot be trusted (no
+ * ctime, or a change inside the racy window).
+ */
+export function localSig(st: FsStat, nowNs: bigint): string {
+  if (st.kind !== 'file' || st.ctimeNs === undefined) return '';
+  const last = st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs;
+  return nowNs - last < RACY_WINDOW_NS ? '' : `${st.ino}:${st.ctimeNs}`;
 }
 
 /** A seen entry that changed or still needs its hash; `meta` is dropped when it cannot be read. */
@@ -167,6 +201,7 @@ interface Slot {
   readonly abs: string;
   readonly sizeBytes: number;
   readonly ino: number;
+  readonly localSig: string;
   meta: FileMeta | undefined;
   readonly row: ScanRow | undefined;
   readonly needsHash: boolean;
@@ -296,7 +331,7 @@ export function toMicros(mtimeNs: bigint): bigint {
   return (mtimeNs / 1000n) * 1000n;
 }
 
-function metaOf(opts: ScanOptions, entry: Seen, prev: ScanRow | undefined): FileMeta {
+function metaOf(opts: ScanOptions, entry: Seen, prev: ScanRow | undefined, ls: string): FileMeta {
   const st = entry.stat;
   const mtimeNs = toMicros(st.mtimeNs);
   const base = { mode: st.mode, uid: st.uid, gid: st.gid };
@@ -304,7 +339,8 @@ function metaOf(opts: ScanOptions, entry: Seen, prev: ScanRow | undefined): File
   if (st.kind === 'symlink') {
     return { kind: 'symlink', sizeBytes: 0, mtimeNs, ...base, target: opts.fs.readlink(entry.abs) };
   }
-  const reuse = prev?.kind === 'file' && prev.sizeBytes === st.sizeBytes && prev.mtimeNs === String(mtimeNs);
+  // The recorded hash is reused only for the very same file, untouched since (see localSig).
+  const reuse = prev?.kind === 'file' && prev.sizeBytes === st.sizeBytes && prev.mtimeNs === String(mtimeNs) && ls !== '' && prev.localSig === ls;
   const meta: FileMeta = { kind: 'file', sizeBytes: st.sizeBytes, mtimeNs, ...base };
   return reuse && prev.hash !== undefined ? { ...meta, hash: prev.hash } : meta;
 }

@@ -168,8 +168,11 @@ function prepareStatements(db: Database.Database) {
   return {
     getFile: wide(`${FILE_SELECT} WHERE path = ?`),
     // An upsert, not INSERT OR REPLACE: REPLACE deletes then inserts, ~20% slower for updates.
-    putFile: p(`INSERT INTO files (path, ${STATE_COLS.join(', ')}) VALUES (?, ${STATE_PARAMS})
-      ON CONFLICT (path) DO UPDATE SET ${STATE_COLS.map((c) => `${c} = excluded.${c}`).join(', ')}`),
+    putFile: p(`INSERT INTO files (path, ${STATE_COLS.join(', ')}, local_sig) VALUES (?, ${STATE_PARAMS}, ?)
+      ON CONFLICT (path) DO UPDATE SET ${STATE_COLS.map((c) => `${c} = excluded.${c}`).join(', ')},
+        local_sig = CASE WHEN files.kind = excluded.kind AND files.size = excluded.size AND files.mtime_ns = excluded.mtime_ns
+          AND files.hash IS excluded.hash THEN coalesce(excluded.local_sig, files.local_sig) ELSE excluded.local_sig END`),
+    setLocalSig: p('UPDATE files SET local_sig = ? WHERE path = ?'),
     removeFile: p('DELETE FROM files WHERE path = ?'),
     removeDirtyOfPath: p('DELETE FROM dirty WHERE path = ?'),
     removeConflictsOfPath: p('DELETE FROM conflicts WHERE path = ?'),
@@ -177,7 +180,7 @@ function prepareStatements(db: Database.Database) {
     // P and its subtree [P || '/', P || '0') ('0' is the byte after '/') lie in the one index range
     // [P, P || '0'), which is scanned in order (no sort); the filter drops siblings like "P-old".
     // One ScanSig text per row, built by SQLite (integers print exactly, mtime_ns beyond 2^53 too).
-    scanIndex: p(`SELECT path, kind || ' ' || size || ' ' || mtime_ns || ' ' || mode || ' ' || uid || ' ' || gid || ' ' || ifnull(hash, '') || ' ' || ifnull(target, '') FROM files
+    scanIndex: p(`SELECT path, kind || ' ' || size || ' ' || mtime_ns || ' ' || mode || ' ' || uid || ' ' || gid || ' ' || ifnull(local_sig, '') || ' ' || ifnull(hash, '') || ' ' || ifnull(target, '') FROM files
       WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/'))`).raw(true),
     listPrefix: wide(`${FILE_SELECT} WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/')) ORDER BY path`),
     markDirty: p(`INSERT INTO dirty (path, peer, force, last_error, marked_at_ms) VALUES (@path, @peer, @force, NULL, @nowMs)
@@ -292,8 +295,17 @@ export class SqliteStateStore implements StateStore {
     });
   }
 
-  put(state: FileState): void {
-    this.#guard(() => `put ${JSON.stringify(state.path)}`, () => this.#stmt.putFile.run(state.path, ...stateValues(state)));
+  put(state: FileState, localSig?: string): void {
+    this.#guard(() => `put ${JSON.stringify(state.path)}`, () => this.#stmt.putFile.run(state.path, ...stateValues(state), localSig ?? null));
+  }
+
+  setLocalSigs(sigs: readonly (readonly [LogicalPath, string])[]): void {
+    if (sigs.length === 0) return;
+    this.#guard(() => `record ${sigs.length} local signatures`, () =>
+      this.#tx.immediate(() => {
+        for (const [path, sig] of sigs) this.#stmt.setLocalSig.run(sig, path);
+      }),
+    );
   }
 
   remove(path: LogicalPath): void {

@@ -41,13 +41,16 @@ export interface ScanRow {
   readonly gid: number;
   readonly target: string | undefined;
   readonly hash: string | undefined;
+  /** The local signature recorded with the row ('' when none): see localSig() in scanner/scan.ts. */
+  readonly localSig: string;
 }
 
 /**
  * A ScanRow as one string, the form scanIndex() returns (one string per path is a third the cost
- * of a row object to read and hold): kind, size, mtime (ns), mode, uid and gid in decimal, then
- * the hash and the symlink target ('' when absent), separated by single spaces; the target comes
- * last because it may itself contain spaces. Example: "file 42 1700000000123456000 420 0 0 0123456789abcdef ".
+ * of a row object to read and hold): kind, size, mtime (ns), mode, uid and gid in decimal, the
+ * local signature ("<ino>:<ctime ns>", '' when none), then the hash and the symlink target ('' when
+ * absent), separated by single spaces; the target comes last because it may itself contain spaces.
+ * Example: "file 42 1700000000123456000 420 0 0 1234:1700000000999999999 0123456789abcdef ".
  */
 export type ScanSig = string;
 
@@ -59,8 +62,8 @@ export function scanSigPrefix(kind: EntryKind, sizeBytes: number, mtimeNs: bigin
 /** Parses a ScanSig. Throws Error('bug: …') on text that is not one. */
 export function parseScanSig(sig: ScanSig): ScanRow {
   const f = sig.split(' ');
-  if (f.length < 8) throw new Error(`bug: not a scan signature: ${JSON.stringify(sig)}`);
-  const target = f.slice(7).join(' ');
+  if (f.length < 9) throw new Error(`bug: not a scan signature: ${JSON.stringify(sig)}`);
+  const target = f.slice(8).join(' ');
   return {
     kind: f[0] as EntryKind,
     sizeBytes: Number(f[1]),
@@ -68,7 +71,8 @@ export function parseScanSig(sig: ScanSig): ScanRow {
     mode: Number(f[3]),
     uid: Number(f[4]),
     gid: Number(f[5]),
-    hash: f[6] === '' ? undefined : f[6],
+    localSig: f[6] as string,
+    hash: f[7] === '' ? undefined : f[7],
     target: f[0] === 'symlink' ? target : undefined,
   };
 }
@@ -105,8 +109,18 @@ export interface PendingActionRow {
 export interface StateStore {
   /** The recorded state of `path`, or undefined if never recorded. */
   get(path: LogicalPath): FileState | undefined;
-  /** Inserts or replaces the state of `path`. */
-  put(state: FileState): void;
+  /**
+   * Inserts or replaces the state of `path`, with the local signature of the file on disk it
+   * describes. Absent: a state with the same content identity (kind, size, mtime, hash) as the
+   * row keeps the row's signature (a version or mode change does not touch the content); any
+   * other gets none, so the next check hashes the file once more.
+   */
+  put(state: FileState, localSig?: string): void;
+  /**
+   * Records the local signatures of files whose recorded state is unchanged (a check that hashed
+   * them found the same content). Rows that no longer exist are skipped.
+   */
+  setLocalSigs(sigs: readonly (readonly [LogicalPath, string])[]): void;
   /** Forgets `path` entirely (its dirty and conflict rows too). */
   remove(path: LogicalPath): void;
   /**

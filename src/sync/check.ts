@@ -1,6 +1,6 @@
 // `csync -c`, `-m` and `-f`: scan targets, record changed states and mark them dirty for their peers.
 import type { CsyncError } from '../core/errors.ts';
-import type { FileState, GroupName } from '../core/types.ts';
+import type { FileState, GroupName, LogicalPath } from '../core/types.ts';
 import { bumpVersion, mergeVersions } from '../core/version.ts';
 import { scan } from '../scanner/scan.ts';
 import type { ScanProblem } from '../scanner/scan.ts';
@@ -44,9 +44,9 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
   for (const t of targets) {
     // Each batch of changes is recorded (one transaction) as the walk goes on; a crash midway
     // leaves true changes recorded and the rest found by the next check.
-    const onChanges = (states: readonly FileState[], why: readonly string[]): void => {
+    const onChanges = (states: readonly FileState[], why: readonly string[], localSigs: readonly (string | undefined)[]): void => {
       states.forEach((c, i) => ctx.log.debug({ path: c.path, why: why[i], version: c.version }, 'Local change'));
-      if (!opts.dryRun) recordChanges(ctx, states, { force: false });
+      if (!opts.dryRun) recordChanges(ctx, states, { force: false, localSigs });
       if (keep || opts.dryRun) report.changed.push(...states);
     };
     const result = await scan({
@@ -63,6 +63,7 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
       nowMs: ctx.clock.nowMs(),
       allowMassDelete: opts.allowMassDelete,
       onChanges,
+      ...(opts.dryRun ? {} : { onLocalSigs: (sigs: readonly (readonly [LogicalPath, string])[]) => ctx.store.setLocalSigs(sigs) }),
       ...(opts.onProgress ? { onHashed: (files: number, bytes: number) => opts.onProgress?.({ root: t.absRoot, files, bytes }) } : {}),
     });
     report.changedCount += result.changedCount;
@@ -81,14 +82,17 @@ function currentStates(ctx: SyncContext, t: Target, opts: CheckOptions): FileSta
   return opts.recursive ? ctx.store.list(start) : ctx.store.list(start).filter((s) => s.path === start);
 }
 
-/** Records states and marks them dirty for their peers, in one transaction. */
-export function recordChanges(ctx: SyncContext, states: readonly FileState[], opts: { force: boolean }): void {
+/**
+ * Records states and marks them dirty for their peers, in one transaction. `localSigs[i]` is the
+ * local signature of the file behind `states[i]`, when the scan that found it could trust one.
+ */
+export function recordChanges(ctx: SyncContext, states: readonly FileState[], opts: { force: boolean; localSigs?: readonly (string | undefined)[] }): void {
   if (states.length === 0) return;
   const nowMs = ctx.clock.nowMs();
   ctx.store.transaction(() => {
-    for (const recorded of states) {
+    for (const [i, recorded] of states.entries()) {
       const state = opts.force ? supersedeConflicts(ctx, recorded) : recorded;
-      ctx.store.put(state);
+      ctx.store.put(state, opts.localSigs?.[i]);
       const peers = peersFor(ctx.view, ctx.matchers, state.path);
       if (peers.length > 0) ctx.store.markDirty(state.path, peers, { force: opts.force, nowMs });
       if (opts.force) ctx.store.clearConflicts(state.path);

@@ -9,7 +9,7 @@ import { logicalPath } from '../core/types.ts';
 import { bumpVersion, compareVersions, mergeVersions } from '../core/version.ts';
 import type { FsStat } from '../fs/filesystem.ts';
 import type { OfferResult } from '../protocol/messages.ts';
-import { toMicros } from '../scanner/scan.ts';
+import { localSig, toMicros } from '../scanner/scan.ts';
 import { applyDelete, applyDir, applyFile, applyMetaOnly, applySymlink } from './apply.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { deltaSignatures, reconstruct } from './delta.ts';
@@ -399,8 +399,9 @@ export class OfferReceiver {
     const meta = st === undefined ? incoming.meta : { ...incoming.meta, mode: st.mode, uid: st.uid, gid: st.gid, mtimeNs: toMicros(st.mtimeNs) };
     const state: FileState = { ...incoming, meta };
     const dir = opts.syncParent ? abs.slice(0, abs.lastIndexOf('/')) || '/' : undefined;
+    const ls = st === undefined ? '' : localSig(st, BigInt(this.ctx.clock.nowMs()) * 1_000_000n);
     await this.commits.commit(dir, () => {
-      this.ctx.store.put(state);
+      this.ctx.store.put(state, ls === '' ? undefined : ls);
       this.ctx.store.clearConflicts(state.path);
     });
     this.hooks.applied?.(t, state);

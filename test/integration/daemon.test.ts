@@ -8,7 +8,7 @@ import { DaemonCluster } from '../helpers/daemon-cluster.ts';
 
 function countFiles(dir: string): number {
   try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !/\.csync-[0-9a-z]+\.tmp$/.test(e.name)).length;
   } catch {
     return 0;
   }

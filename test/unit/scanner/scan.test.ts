@@ -15,7 +15,15 @@ const ROOT = '/data';
 
 /** Scans /data of node `n` (through `fs` if given) and records the result like runCheck does. */
 async function scanAndRecord(n: MemoryNode, opts: Partial<ScanOptions> = {}): Promise<ScanResult> {
+  const changed: FileState[] = [];
+  const why: string[] = [];
   const result = await scan({
+    onChanges: (states, reasons, sigs) => {
+      changed.push(...states);
+      why.push(...reasons);
+      n.store.transaction(() => states.forEach((st, i) => n.store.put(st, sigs[i])));
+    },
+    onLocalSigs: (sigs) => n.store.setLocalSigs(sigs),
     fs: n.ctx.fs,
     hasher: n.ctx.hasher,
     known: n.store,
@@ -30,8 +38,7 @@ async function scanAndRecord(n: MemoryNode, opts: Partial<ScanOptions> = {}): Pr
     allowMassDelete: false,
     ...opts,
   });
-  n.store.transaction(() => result.changed.forEach((s) => n.store.put(s)));
-  return result;
+  return { ...result, changed, why };
 }
 
 /** A node with /data/{a.txt, sub/b.txt, sub/link -> ../a.txt}. */
@@ -42,6 +49,8 @@ async function plantedNode(t: { after(fn: () => void): void }): Promise<MemoryNo
   n.mem.mkdirpSync(`${ROOT}/sub`);
   n.mem.writeFileSync(`${ROOT}/sub/b.txt`, 'beta');
   n.mem.symlinkSync('../a.txt', `${ROOT}/sub/link`);
+  // Past the racy window: a check this close to a write would hash the files again (see below).
+  n.clock.advance(3000);
   return n;
 }
 
@@ -91,11 +100,11 @@ describe('scan', () => {
     assert.deepEqual(result.why, ['content changed']);
   });
 
-  it('records a chmod as a metadata change with the same hash, without reading the file', async (t) => {
+  it('records a chmod as a metadata change with the same hash (re-read: a chmod moves the ctime as a write does)', async (t) => {
     const n = await plantedNode(t);
     const first = byPath((await scanAndRecord(n)).changed);
     n.mem.setMetaSync(`${ROOT}/a.txt`, { mode: 0o600 });
-    const result = await scanAndRecord(n, { fs: noReads(n.mem) });
+    const result = await scanAndRecord(n);
     assert.deepEqual(result.problems, []);
     assert.deepEqual(result.changed.map((s) => s.path), [`${ROOT}/a.txt`]);
     const [s] = result.changed;
@@ -103,6 +112,33 @@ describe('scan', () => {
     assert.equal(s?.meta.hash, first.get(`${ROOT}/a.txt`)?.meta.hash);
     assert.deepEqual(s?.version, { a: 2 });
     assert.match(result.why[0] ?? '', /^metadata changed \(mode\)$/);
+  });
+
+  it('sees a rewrite of the same size whose mtime was put back (the ctime moved), and hashes it', async (t) => {
+    const n = await plantedNode(t);
+    await scanAndRecord(n);
+    const st = n.mem.lstat(`${ROOT}/a.txt`);
+    n.mem.writeFileSync(`${ROOT}/a.txt`, 'ALPHA', { mtimeNs: st?.mtimeNs ?? 0n, mode: st?.mode ?? 0o644 });
+    n.clock.advance(3000);
+    const result = await scanAndRecord(n);
+    assert.deepEqual(result.changed.map((s) => s.path), [`${ROOT}/a.txt`]);
+    assert.equal(result.changed[0]?.meta.hash, n.ctx.hasher.hashBytes(new TextEncoder().encode('ALPHA')));
+    assert.deepEqual(result.why, ['content changed']);
+  });
+
+  it('hashes a file recorded inside the racy window again, then trusts it once the window has passed', async (t) => {
+    const n = await memoryNode('a');
+    t.after(() => n.close());
+    n.mem.writeFileSync(`${ROOT}/fresh.txt`, 'one');
+    await scanAndRecord(n);
+    // Same inode, size, mtime and ctime: only the racy rule makes the next check read it.
+    const again = await scanAndRecord(n);
+    assert.equal(again.bytesHashed, 3, 'a file recorded in the same tick as its write is read again');
+    n.clock.advance(3000);
+    await scanAndRecord(n);
+    const later = await scanAndRecord(n, { fs: noReads(n.mem) });
+    assert.deepEqual(later.problems, []);
+    assert.equal(later.bytesHashed, 0, 'once recorded outside the window it is trusted');
   });
 
   it('ignores a chmod when the group ignores mode', async (t) => {

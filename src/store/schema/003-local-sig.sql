@@ -1,0 +1,11 @@
+-- 003-local-sig: what this node's disk showed of a file when its state was recorded, beyond the
+-- synced metadata (SPEC §4.1): "<inode>:<ctime ns>". Applied once by src/store/migrate.ts inside
+-- one IMMEDIATE transaction, which then sets PRAGMA user_version = 3. Never edit an applied
+-- migration: add 004-*.sql instead.
+-- Invariants:
+--   * local_sig is NULL or '' when no signature can be trusted: the row was written by something
+--     that did not look at the disk (a merge, a conflict row's winner), or the file was recorded
+--     within the racy window of its last change (scanner/scan.ts): the next check hashes it again.
+--   * a scan takes a file as unchanged without reading it only when kind, size, mtime, mode, owner
+--     AND local_sig are exactly as recorded (a content write always moves the ctime).
+ALTER TABLE files ADD COLUMN local_sig TEXT;
