@@ -50,12 +50,14 @@ export function enforcePin(rt: Runtime, peer: NodeName, transport: Transport, op
       hint: 'every node needs a certificate: run `csync tls init` on that node',
     });
   }
+  // In strict mode only tls.pins counts: a pin stored by an earlier trust on first use does not.
+  const strict = rt.view.config.tls.requirePins;
   const configured = rt.view.config.tls.pins[peer];
-  const stored = rt.store.getPin(peer)?.fingerprint;
+  const stored = strict ? undefined : rt.store.getPin(peer)?.fingerprint;
   const check = checkPin({ peer, fingerprint, configured, stored });
   if (check.kind === 'mismatch') throw pinMismatchError(peer, check.expected, fingerprint);
   if (check.kind !== 'pin-new') return;
-  if (rt.view.config.tls.requirePins) throw missingPinError(peer, fingerprint);
+  if (strict) throw missingPinError(peer, fingerprint);
   if (opts.store) rt.store.setPin({ peer, fingerprint, pinnedAtMs: rt.ctx.clock.nowMs() });
 }
 
