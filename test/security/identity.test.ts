@@ -9,10 +9,11 @@ import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CsyncError } from '../../src/core/errors.ts';
 import type { LogicalPath } from '../../src/core/types.ts';
-import { admitPeer, enforcePin } from '../../src/daemon/peers.ts';
+import { admitPeer, enforcePin, openLink } from '../../src/daemon/peers.ts';
 import { fingerprintOfDer } from '../../src/net/cert.ts';
 import { memoryTransportPair } from '../../src/net/memory-transport.ts';
 import { REFUSED_MAC } from '../../src/protocol/handshake.ts';
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION } from '../../src/protocol/messages.ts';
 import { connectRaw, findLog, RawHandshakeRefused, startHostileCluster, type HostileCluster } from '../helpers/raw-peer.ts';
 
 const h: HostileCluster = await startHostileCluster(after, { groupExtra: 'receive_only = ["c"]' });
@@ -94,6 +95,36 @@ describe('identity: a claimed name is admitted only when it is a pinned host of 
     assert.deepEqual(err.serverMacs.map(hex), [hex(REFUSED_MAC)], 'the server sent a real MAC before the client proved the key');
     assertLogged('a', 'Peer did not prove the group key', { peer: 'c', group: 'g', code: 'CSYNC_AUTH_FAILED' });
     await h.assertStillServes('b', 'a');
+  });
+
+  it('pins a first-seen certificate only after the group key is proven (no pin for a failed handshake)', async () => {
+    const rt = c.runtime('a');
+    assert.ok(rt.store.forgetPin('c'));
+    const wrong = new Map([['g', enc('not-the-key-not-the-key-not-the-key-00')]]);
+    await connectRaw({ port: h.port('a'), claimName: 'c', keys: wrong }).then(() => assert.fail('accepted'), (e: unknown) => assert.ok(e instanceof RawHandshakeRefused, String(e)));
+    assert.equal(rt.store.getPin('c'), undefined, 'a certificate was pinned for c although the key was not proven');
+    // The real c is pinned again on a's next dial.
+    await h.assertStillServes('a', 'c');
+    assert.equal(rt.store.getPin('c')?.fingerprint, fingerprintOfPem(h.cert('c').certPem));
+  });
+
+  it('client: refuses a server whose certificate differs from its pin before sending any proof', async () => {
+    const rt = c.runtime('a');
+    const [mine, raw] = memoryTransportPair({ fingerprints: [fingerprintOfPem(h.cert('c').certPem), undefined] });
+    const frames: string[] = [];
+    // A fake b: answers hello, and hangs up once it has received an auth (a MAC to guess against).
+    const reading = (async () => {
+      for await (const f of raw.frames()) {
+        const type = decodeMessage(f).type;
+        frames.push(type);
+        if (type === 'hello') await raw.send(encodeMessage({ type: 'hello', protocol: PROTOCOL_VERSION, node: 'b', groups: ['g'] }));
+        if (type === 'auth') raw.close();
+      }
+    })();
+    await assert.rejects(openLink(rt, mine, 'b'), (e: unknown) => e instanceof CsyncError && e.code === 'CSYNC_CERT_CHANGED');
+    raw.close();
+    await reading;
+    assert.ok(!frames.includes('auth'), `the client sent ${JSON.stringify(frames)} to a server with the wrong certificate`);
   });
 
   it('refuses an offer sent before the handshake is complete, applying nothing', async () => {
