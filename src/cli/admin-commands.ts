@@ -3,6 +3,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CsyncError } from '../core/errors.ts';
+import { keyFileWarnings } from '../config/load.ts';
 import { renderEffectiveConfig } from '../config/render.ts';
 import { writeNodeCertificate } from '../net/cert.ts';
 import { importCsync2 } from '../config/import-csync2.ts';
@@ -70,6 +71,9 @@ export function commandTrustForget(rt: Runtime, cmd: Command, io: Io): number {
 /** config check: validate everything (keys too) and print the effective config for this node. */
 export function commandConfigCheck(rt: Runtime, _cmd: Command, io: Io): number {
   io.out(renderEffectiveConfig(rt.view));
+  for (const w of keyFileWarnings(rt.view)) io.err(`warning: ${w}\n`);
+  const unpinned = rt.view.config.tls.requirePins ? Object.keys(rt.view.config.hosts).filter((h) => h !== rt.view.self && rt.view.config.tls.pins[h] === undefined) : [];
+  if (unpinned.length > 0) io.err(`warning: tls.require_pins is on but ${unpinned.map((h) => JSON.stringify(h)).join(', ')} ${unpinned.length === 1 ? 'has' : 'have'} no pin in [tls.pins]: connections with ${unpinned.length === 1 ? 'it' : 'them'} are refused; see \`csync tls pins --collect\`\n`);
   return 0;
 }
 

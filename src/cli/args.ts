@@ -4,7 +4,7 @@ import { CsyncError } from '../core/errors.ts';
 /** The action a command line asks for. */
 export type Action =
   | 'check' | 'update' | 'check-update' | 'mark' | 'force' | 'list-dirty' | 'list-db' | 'compare' | 'remove-stale'
-  | 'keygen' | 'daemon' | 'status' | 'tls-init' | 'trust-list' | 'trust-forget' | 'restore' | 'demo' | 'config-check'
+  | 'keygen' | 'daemon' | 'status' | 'tls-init' | 'tls-pin' | 'tls-pins' | 'trust-list' | 'trust-forget' | 'restore' | 'demo' | 'config-check'
   | 'import-csync2' | 'help' | 'version';
 
 /** Options shared by every action. */
@@ -23,6 +23,8 @@ export interface Options {
   readonly generation: number | undefined;
   /** demo: keep running daemons (live mode) */
   readonly live: boolean;
+  /** tls pins: dial every peer to see its certificate (else only known pins are printed) */
+  readonly collect: boolean;
 }
 
 /** A parsed command line. */
@@ -43,7 +45,8 @@ const VALUE_FLAGS = new Set(['C', 'N', 'D', 'G', 'P', 'k']);
 /** Usage text printed by `csync --help` and after usage errors. */
 export const USAGE = `usage: csync [options] -c|-u|-x|-m|-f [-r] [PATH…]
        csync -M | -L | -T [PATH] | -R | -k FILE | -ii
-       csync daemon | status | demo [--live] | config check | tls init | trust list | trust forget PEER
+       csync daemon | status | demo [--live] | config check | tls init | tls pin | tls pins [--collect]
+       csync trust list | trust forget PEER
        csync restore PATH [--generation N]    csync import-csync2 /etc/csync2.cfg > csync.toml
 
   -c  check: scan, record changes, mark them dirty      -u  update: send dirty entries to peers
@@ -75,7 +78,7 @@ export function parseArgs(argv: readonly string[]): Command {
     args: [],
     opts: {
       config: undefined, node: undefined, stateDir: undefined, groups: undefined, peers: undefined, recursive: false, dryRun: false,
-      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false,
+      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false, collect: false,
     },
   };
   for (let i = 0; i < argv.length; i++) {
@@ -96,7 +99,7 @@ export function parseArgs(argv: readonly string[]): Command {
 
 function twoWord(d: Draft, a: string, argv: readonly string[], i: number): number {
   const sub = argv[i + 1];
-  const map: Record<string, Action | undefined> = { 'config check': 'config-check', 'tls init': 'tls-init', 'trust list': 'trust-list', 'trust forget': 'trust-forget' };
+  const map: Record<string, Action | undefined> = { 'config check': 'config-check', 'tls init': 'tls-init', 'tls pin': 'tls-pin', 'tls pins': 'tls-pins', 'trust list': 'trust-list', 'trust forget': 'trust-forget' };
   const action = map[`${a} ${sub ?? ''}`];
   if (action === undefined) throw usage(`unknown command ${JSON.stringify(`${a} ${sub ?? ''}`.trim())}`);
   d.actions.push(action);
@@ -112,6 +115,7 @@ function longOption(d: Draft, a: string, argv: readonly string[], i: number): nu
     '--recursive': () => (d.opts.recursive = true),
     '--allow-mass-delete': () => (d.opts.allowMassDelete = true),
     '--live': () => (d.opts.live = true),
+    '--collect': () => (d.opts.collect = true),
     '--help': () => d.actions.push('help'),
     '--version': () => d.actions.push('version'),
   };
@@ -178,5 +182,6 @@ function finish(d: Draft): Command {
   if (action === 'trust-forget' && args.length !== 1) throw usage('trust forget needs exactly one PEER');
   if (action === 'import-csync2' && args.length !== 1) throw usage('import-csync2 needs the path of a csync2.cfg');
   if (d.opts.generation !== undefined && action !== 'restore') throw usage('--generation goes with restore');
+  if (d.opts.collect && action !== 'tls-pins') throw usage('--collect goes with `tls pins`');
   return { action, args, options: d.opts };
 }

@@ -4,6 +4,7 @@ import { parseArgs, USAGE } from './args.ts';
 import type { Io } from './output.ts';
 import { renderError } from './output.ts';
 import { commandConfigCheck, commandImportCsync2, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
+import { commandTlsPin, commandTlsPins } from './pin-commands.ts';
 import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate, commandCompare } from './sync-commands.ts';
 import { makeCliLogger, makeDaemonLogger } from '../daemon/log.ts';
 import { locateNode, openRuntime } from '../daemon/runtime.ts';
@@ -59,7 +60,7 @@ async function dispatch(cmd: Command, io: Io): Promise<number> {
   }
 }
 
-const KEYLESS = new Set(['tls-init', 'trust-list', 'trust-forget', 'list-dirty', 'list-db', 'status']);
+const KEYLESS = new Set(['tls-init', 'tls-pin', 'trust-list', 'trust-forget', 'list-dirty', 'list-db', 'status']);
 
 async function withRuntime(cmd: Command, io: Io): Promise<number> {
   const daemon = cmd.action === 'daemon';
@@ -98,6 +99,10 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
       return commandRemoveStale(rt, cmd, io);
     case 'tls-init':
       return commandTlsInit(rt, cmd, io);
+    case 'tls-pin':
+      return commandTlsPin(rt, cmd, io);
+    case 'tls-pins':
+      return commandTlsPins(rt, cmd, io);
     case 'trust-list':
       return commandTrustList(rt, cmd, io);
     case 'trust-forget':

@@ -61,6 +61,11 @@ export function checkKeyFiles(view: NodeView, configText?: string): ConfigIssue[
   return issues;
 }
 
+/** Permission bits that make a key file unusable: read or write access for other users. */
+const KEY_OTHERS_BITS = 0o006;
+/** Permission bits that earn a warning: access for the file's group. */
+const KEY_GROUP_BITS = 0o060;
+
 function keyFileProblem(path: string): string | undefined {
   const quoted = JSON.stringify(path);
   try {
@@ -69,6 +74,9 @@ function keyFileProblem(path: string): string | undefined {
     if (st.size < MIN_KEY_BYTES) {
       return `key file ${quoted} has ${st.size} bytes, needs at least ${MIN_KEY_BYTES}: make one with \`csync -k ${path}\` and copy it to every host`;
     }
+    if ((st.mode & KEY_OTHERS_BITS) !== 0) {
+      return `key file ${quoted} is ${(st.mode & 0o004) !== 0 ? 'readable' : 'writable'} by other users (mode ${octal(st.mode)}): run \`chmod 600 ${path}\` on this host`;
+    }
     accessSync(path, constants.R_OK);
     return undefined;
   } catch (err) {
@@ -76,6 +84,31 @@ function keyFileProblem(path: string): string | undefined {
     if (code === 'ENOENT') return `key file ${quoted} does not exist: make one with \`csync -k ${path}\` and copy it to every host`;
     return `key file ${quoted} cannot be read (${code ?? 'unknown error'})`;
   }
+}
+
+/**
+ * Warnings for key files that are usable but looser than 0600: access for the file's group (whose
+ * members could then prove the group key). One sentence per file, for `config check` and the log.
+ * Never throws: a file that cannot be stat'ed is checkKeyFiles()'s business.
+ */
+export function keyFileWarnings(view: NodeView): string[] {
+  const out: string[] = [];
+  for (const [name, group] of view.groups) {
+    try {
+      const st = statSync(group.keyFile);
+      if ((st.mode & KEY_GROUP_BITS) !== 0) {
+        out.push(`groups.${name}.key: key file ${JSON.stringify(group.keyFile)} is accessible to its group (mode ${octal(st.mode)}); run \`chmod 600 ${group.keyFile}\` unless that group is meant to hold the key`);
+      }
+    } catch {
+      // Missing or unreadable: reported as an error by checkKeyFiles(), not as a warning here.
+      continue;
+    }
+  }
+  return out;
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
 }
 
 /**

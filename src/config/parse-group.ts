@@ -33,7 +33,7 @@ export const GROUP_DEFAULTS = {
 
 const GROUP_KEYS = [
   'hosts', 'receive_only', 'key', 'include', 'exclude', 'auto', 'backup_dir', 'backup_generations',
-  'ignore', 'watch', 'check_interval', 'max_delete', 'actions',
+  'ignore', 'watch', 'check_interval', 'max_delete', 'allow_setid', 'actions',
 ] as const;
 const ACTION_KEYS = ['pattern', 'exec', 'logfile', 'do_local', 'do_local_only', 'timeout'] as const;
 const GROUP_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -165,7 +165,7 @@ function parsePolicy(
   tbl: Table,
   path: string,
   backupDir: string | undefined,
-): Pick<GroupConfig, 'auto' | 'backupGenerations' | 'ignore' | 'watch' | 'checkIntervalMs' | 'maxDeletePercent'> {
+): Pick<GroupConfig, 'auto' | 'backupGenerations' | 'ignore' | 'watch' | 'checkIntervalMs' | 'maxDeletePercent' | 'allowSetid'> {
   const autoText = optString(c, tbl, 'auto', path);
   const isPolicy = (s: string): s is AutoPolicy => (AUTO_POLICIES as readonly string[]).includes(s);
   if (autoText !== undefined && !isPolicy(autoText)) {
@@ -188,6 +188,7 @@ function parsePolicy(
     watch: optBool(c, tbl, 'watch', path) ?? false,
     checkIntervalMs: optDuration(c, tbl, 'check_interval', path) ?? GROUP_DEFAULTS.checkIntervalMs,
     maxDeletePercent: optPercent(c, tbl, 'max_delete', path) ?? GROUP_DEFAULTS.maxDeletePercent,
+    allowSetid: optBool(c, tbl, 'allow_setid', path) ?? false,
   };
 }
 

@@ -14,6 +14,7 @@ import {
   createIssueCollector,
   type IssueCollector,
   absolutePath,
+  optBool,
   optTable,
   optInt,
   parseHostAddress,
@@ -97,7 +98,7 @@ function parseHosts(c: IssueCollector, v: unknown, defaultPort: number): Record<
 
 function parseTls(c: IssueCollector, v: unknown, hosts: Readonly<Record<NodeName, HostConfig>>): Config['tls'] {
   const tbl = optTable(c, v, 'tls') ?? {};
-  checkKeys(c, tbl, 'tls', ['cert', 'key', 'pins']);
+  checkKeys(c, tbl, 'tls', ['cert', 'key', 'pins', 'require_pins']);
   const pins: Record<NodeName, string> = {};
   for (const [name, pin] of Object.entries(optTable(c, tbl['pins'], 'tls.pins') ?? {})) {
     const keyPath = `tls.pins.${name}`;
@@ -110,6 +111,7 @@ function parseTls(c: IssueCollector, v: unknown, hosts: Readonly<Record<NodeName
     cert: absolutePath(c, tbl, 'cert', 'tls') ?? CONFIG_DEFAULTS.tlsCert,
     key: absolutePath(c, tbl, 'key', 'tls') ?? CONFIG_DEFAULTS.tlsKey,
     pins,
+    requirePins: optBool(c, tbl, 'require_pins', 'tls') ?? false,
   };
 }
 

@@ -33,6 +33,12 @@ export interface GroupConfig {
   readonly checkIntervalMs: number;
   /** Largest share of a group's files one update may delete on a peer, 0..100 (SPEC §4.6). */
   readonly maxDeletePercent: number;
+  /**
+   * `allow_setid`: keep setuid/setgid bits on files a peer sends. Off by default: they are
+   * stripped on arrival (a peer could otherwise plant a setuid-root binary on every node).
+   * The parser always sets it; absent (hand-built configs in tests) means false.
+   */
+  readonly allowSetid?: boolean;
   readonly actions: readonly ActionConfig[];
 }
 
@@ -55,6 +61,8 @@ export interface Config {
     readonly key: string;
     /** Peer name → "sha256:<hex>" of its certificate's DER. */
     readonly pins: Readonly<Record<NodeName, string>>;
+    /** `require_pins`: no trust on first use; a peer without a pin in `pins` is refused. */
+    readonly requirePins: boolean;
   };
   readonly hosts: Readonly<Record<NodeName, HostConfig>>;
   /** Prefix name → node name (or "default") → absolute path. */

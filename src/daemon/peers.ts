@@ -36,15 +36,56 @@ function keysSharedWith(rt: Runtime, peer: NodeName): Map<GroupName, Uint8Array>
   return out;
 }
 
-/** Checks (and on first use stores) the peer's certificate pin; throws CSYNC_CERT_CHANGED on mismatch. */
-function enforcePin(rt: Runtime, peer: NodeName, transport: Transport): void {
+/**
+ * Checks the peer's certificate against its pin, failing closed: no fingerprint, a fingerprint
+ * other than the configured or stored pin, or (with `tls.require_pins`) no pin at all throws
+ * (CSYNC_AUTH_FAILED or CSYNC_CERT_CHANGED). With `store`, a first-seen fingerprint is pinned
+ * (trust on first use); call it that way only once the peer has proven a group it is a host of.
+ * Check and store run synchronously, so two racing first contacts cannot both pin.
+ */
+export function enforcePin(rt: Runtime, peer: NodeName, transport: Transport, opts: { store: boolean }): void {
   const fingerprint = transport.peerFingerprint();
-  if (fingerprint === undefined) return;
+  if (fingerprint === undefined) {
+    throw new CsyncError('CSYNC_AUTH_FAILED', `peer ${JSON.stringify(peer)}: presented no certificate fingerprint`, {
+      hint: 'every node needs a certificate: run `csync tls init` on that node',
+    });
+  }
+  // In strict mode only tls.pins counts: a pin stored by an earlier trust on first use does not.
+  const strict = rt.view.config.tls.requirePins;
   const configured = rt.view.config.tls.pins[peer];
-  const stored = rt.store.getPin(peer)?.fingerprint;
+  const stored = strict ? undefined : rt.store.getPin(peer)?.fingerprint;
   const check = checkPin({ peer, fingerprint, configured, stored });
   if (check.kind === 'mismatch') throw pinMismatchError(peer, check.expected, fingerprint);
-  if (check.kind === 'pin-new') rt.store.setPin({ peer, fingerprint, pinnedAtMs: rt.ctx.clock.nowMs() });
+  if (check.kind !== 'pin-new') return;
+  if (strict) throw missingPinError(peer, fingerprint);
+  if (opts.store) rt.store.setPin({ peer, fingerprint, pinnedAtMs: rt.ctx.clock.nowMs() });
+}
+
+/**
+ * The server's admission of a claimed name, before any MAC is exchanged: the own name and names
+ * that are not hosts of a group this node is in are refused, and so is a certificate that does not
+ * match the name's pin. Returns the groups the peer may prove: those it is a host of.
+ */
+export function admitPeer(rt: Runtime, peer: NodeName, transport: Transport): ReadonlySet<GroupName> {
+  if (peer === rt.view.self) {
+    throw new CsyncError('CSYNC_AUTH_FAILED', `peer ${JSON.stringify(peer)}: claims this node's own name`, {
+      hint: `another machine uses the name ${JSON.stringify(peer)}: give each node its own name (-N) and certificate`,
+    });
+  }
+  const groups = new Set([...rt.view.groups].filter(([, g]) => g.config.hosts.includes(peer)).map(([name]) => name));
+  if (groups.size === 0) {
+    throw new CsyncError('CSYNC_AUTH_FAILED', `peer ${JSON.stringify(peer)}: is not a host of any group of ${JSON.stringify(rt.view.self)}`, {
+      hint: `add ${JSON.stringify(peer)} to the hosts of a group (the same config on every node), or find who connects under that name`,
+    });
+  }
+  enforcePin(rt, peer, transport, { store: false });
+  return groups;
+}
+
+function missingPinError(peer: NodeName, fingerprint: string): CsyncError {
+  return new CsyncError('CSYNC_AUTH_FAILED', `peer ${JSON.stringify(peer)}: has no pin in tls.pins and tls.require_pins is on (it presented ${fingerprint})`, {
+    hint: `run \`csync tls pin\` on ${JSON.stringify(peer)} (or \`csync tls pins --collect\` here), verify the fingerprint, and add it to [tls.pins]`,
+  });
 }
 
 /** Dials `peer`, authenticates, checks its pin, and returns an OfferChannel. */
@@ -71,8 +112,10 @@ export async function openChannel(rt: Runtime, transport: Transport, peer: NodeN
 export async function openLink(rt: Runtime, transport: Transport, peer: NodeName): Promise<{ link: PeerLink; shared: Set<GroupName> }> {
   const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
   try {
+    // A certificate that does not match the pin is refused before this node sends its proof.
+    enforcePin(rt, peer, transport, { store: false });
     const hs = await link.handshake({ self: rt.view.self, groups: keysSharedWith(rt, peer), role: 'client', expectedPeer: peer });
-    enforcePin(rt, peer, transport);
+    enforcePin(rt, peer, transport, { store: true });
     return { link, shared: new Set(hs.groups) };
   } catch (err) {
     link.close();
@@ -145,9 +188,10 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
   const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
   let receiver: OfferReceiver | undefined;
   try {
-    const hs = await link.handshake({ self: rt.view.self, groups: rt.keys, role: 'server' });
-    enforcePin(rt, hs.peer, transport);
-    // A group is shared only if the peer is one of its hosts, whatever keys it holds.
+    // The claimed name must be a host of one of our groups and match its pin before any MAC is
+    // exchanged; only the groups it is a host of can be proven, so the shared set is never empty.
+    const hs = await link.handshake({ self: rt.view.self, groups: rt.keys, role: 'server', admit: (peer) => admitPeer(rt, peer, transport) });
+    enforcePin(rt, hs.peer, transport, { store: true });
     const shared = new Set(hs.groups.filter((g) => rt.view.groups.get(g)?.config.hosts.includes(hs.peer)));
     receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks, hooks);
     const r = receiver;
@@ -156,7 +200,7 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
     rt.ctx.log.debug({ peer: hs.peer, groups: [...shared] }, 'Peer connected');
     hooks.peerSeen?.(hs.peer);
   } catch (err) {
-    rt.ctx.log.warn({ remote: transport.remoteLabel, code: err instanceof CsyncError ? err.code : 'bug', reason: String(err instanceof Error ? err.message : err) }, 'Inbound connection refused');
+    rt.ctx.log.warn({ remote: transport.remoteLabel, peer: link.claimedPeer, code: err instanceof CsyncError ? err.code : 'bug', reason: String(err instanceof Error ? err.message : err) }, 'Inbound connection refused');
     link.close();
   }
   await link.closed;

@@ -8,7 +8,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GroupName } from '../core/types.ts';
 import { compileMatcher } from '../core/matcher.ts';
-import { loadNodeView, pickConfigPath } from '../config/load.ts';
+import { keyFileWarnings, loadNodeView, pickConfigPath } from '../config/load.ts';
 import { confinementAnchors } from '../sync/scope.ts';
 import { pickNodeName } from '../config/resolve.ts';
 import type { NodeView } from '../config/types.ts';
@@ -97,7 +97,10 @@ async function buildContext(view: NodeView, store: StateStore, stateDir: string,
   const matchers = new Map<GroupName, GroupMatcher>();
   for (const [name, g] of view.groups) matchers.set(name, compileMatcher(g.config.exclude));
   const keys = new Map<GroupName, Uint8Array>();
-  if (opts.checkKeys) for (const [name, g] of view.groups) keys.set(name, readKey(g.keyFile));
+  if (opts.checkKeys) {
+    for (const [name, g] of view.groups) keys.set(name, readKey(g.keyFile));
+    for (const warning of keyFileWarnings(view)) opts.log.warn({ node: view.self, code: 'CSYNC_KEY_INVALID', reason: warning }, 'Group key file is accessible to its group');
+  }
   const conflictDir = join(stateDir, 'conflicts');
   const ctx: SyncContext = {
     view,

@@ -4,7 +4,7 @@
 import type { Clock } from '../core/clock.ts';
 import { CsyncError, ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
-import { authMac, candidateGroups, verifyAuthMac } from '../protocol/handshake.ts';
+import { authMac, candidateGroups, REFUSED_MAC, verifyAuthMac } from '../protocol/handshake.ts';
 import {
   decodeMessage,
   encodeMessage,
@@ -51,6 +51,13 @@ export interface HandshakeOptions {
   readonly role: 'client' | 'server';
   /** When set, a peer announcing another name is refused (CSYNC_AUTH_FAILED). */
   readonly expectedPeer?: string;
+  /**
+   * Called with the peer's claimed name right after its hello, before any MAC is sent or checked.
+   * Returns the groups this peer may prove (others are refused like a wrong MAC); throws a
+   * CsyncError to refuse the peer outright: the error's code and message are sent to the peer and
+   * the handshake rejects with it. Without it, every candidate group may be proven.
+   */
+  readonly admit?: (peer: string) => ReadonlySet<string>;
 }
 
 /** What a successful handshake established. */
@@ -104,6 +111,7 @@ export class PeerLink {
   private readonly frames: AsyncIterator<Uint8Array>;
   private state: 'new' | 'handshaking' | 'ready' | 'closed' = 'new';
   private peerName: string | undefined;
+  private claimed: string | undefined;
   private shared: string[] = [];
   private lastId = 0;
   private readonly pending = new Map<number, Pending>();
@@ -127,6 +135,11 @@ export class PeerLink {
   /** The peer's node name once the handshake succeeded. */
   get peer(): string | undefined {
     return this.peerName;
+  }
+
+  /** The name the peer claimed in its hello (set mid-handshake, unverified until it completes). */
+  get claimedPeer(): string | undefined {
+    return this.claimed;
   }
 
   /** Groups both sides proved the key of (empty before the handshake). */
@@ -228,7 +241,9 @@ export class PeerLink {
     await this.send({ type: 'hello', protocol: PROTOCOL_VERSION, node: opts.self, groups: [...opts.groups.keys()].sort() });
     const hello = await this.expect('hello', deadline);
     const peer = checkHello(hello, opts);
+    this.claimed = peer;
     this.log = this.log.child({ peer });
+    const admitted = opts.admit === undefined ? undefined : await this.admitOrRefuse(opts.admit, peer);
     const candidates = candidateGroups(opts.groups.keys(), hello.groups);
     const macFor = (group: string, role: 'client' | 'server'): Uint8Array => {
       const key = opts.groups.get(group);
@@ -236,9 +251,18 @@ export class PeerLink {
       const [clientNode, serverNode] = opts.role === 'client' ? [opts.self, peer] : [peer, opts.self];
       return authMac({ key, keyingMaterial: this.transport.keyingMaterial(), role, clientNode, serverNode, group });
     };
-    for (const group of candidates) await this.send({ type: 'auth', group, mac: macFor(group, opts.role) });
     const peerRole = opts.role === 'client' ? 'server' : 'client';
-    const accepted = await this.receiveAuths(candidates, (group, mac) => verifyAuthMac(macFor(group, peerRole), mac), deadline);
+    const verify = (group: string, mac: Uint8Array): boolean => (admitted?.has(group) ?? true) && verifyAuthMac(macFor(group, peerRole), mac);
+    // The client proves first. The server sends a real MAC only for a group whose key the client
+    // proved (else REFUSED_MAC), so a client without the key gets nothing to test guesses against.
+    let accepted: string[];
+    if (opts.role === 'client') {
+      for (const group of candidates) await this.send({ type: 'auth', group, mac: macFor(group, 'client') });
+      accepted = await this.receiveAuths(candidates, verify, deadline);
+    } else {
+      accepted = await this.receiveAuths(candidates, verify, deadline);
+      for (const group of candidates) await this.send({ type: 'auth', group, mac: accepted.includes(group) ? macFor(group, 'server') : REFUSED_MAC });
+    }
     const rejected = candidates.filter((g) => !accepted.includes(g));
     for (const group of rejected) this.log.warn({ peer, group, code: 'CSYNC_AUTH_FAILED' }, 'Peer did not prove the group key');
     await this.send({ type: 'auth-result', accepted, rejected });
@@ -248,6 +272,19 @@ export class PeerLink {
       throw new CsyncError('CSYNC_AUTH_FAILED', `peer ${JSON.stringify(peer)}: handshake failed: no group key was proven by both sides (candidates: ${JSON.stringify(candidates)})`, { hint: AUTH_HINT });
     }
     return { peer, groups };
+  }
+
+  /** Runs the admit check; a refusal is told to the peer (code and message, best effort) and rethrown. */
+  private async admitOrRefuse(admit: (peer: string) => ReadonlySet<string>, peer: string): Promise<ReadonlySet<string>> {
+    try {
+      return admit(peer);
+    } catch (err) {
+      if (err instanceof CsyncError) {
+        // Best effort: the handshake fails with `err` whether or not the peer hears why.
+        await this.send({ type: 'error', code: err.code, message: err.message.slice(0, MAX_TEXT_LENGTH) }).catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   /** Reads one auth per candidate group; returns the groups whose MAC verified, sorted. */

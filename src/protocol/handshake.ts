@@ -36,6 +36,13 @@ export function authMac(opts: AuthMacInput): Uint8Array {
 }
 
 /**
+ * What a server sends in place of its MAC for a group whose key the client did not prove: 32 zero
+ * bytes, which carry no information about the key and never verify (an HMAC is all zeros with
+ * probability 2^-256). Keeps one auth per candidate on the wire.
+ */
+export const REFUSED_MAC: Uint8Array = new Uint8Array(AUTH_MAC_BYTES);
+
+/**
  * True when `got` equals `expected`. Compares in constant time (crypto.timingSafeEqual) when the
  * lengths match; a length mismatch returns false at once (the length is public: always 32 bytes).
  */

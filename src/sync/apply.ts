@@ -2,11 +2,11 @@
 // It decides nothing: the receiver has already chosen to apply. Throws CsyncError on refusal or I/O failure.
 import { CsyncError } from '../core/errors.ts';
 import { ancestorsRel } from '../core/paths.ts';
-import type { FileMeta, IgnoredAttr, RelPath } from '../core/types.ts';
+import type { FileMeta, RelPath } from '../core/types.ts';
 import type { FileSystem, FsMetaUpdate, FsStat } from '../fs/filesystem.ts';
 import { backupBeforeOverwrite } from '../backup/rotate.ts';
 import type { Hasher } from '../scanner/hasher.ts';
-import type { NodeGroup } from '../config/types.ts';
+import type { GroupConfig, NodeGroup } from '../config/types.ts';
 
 /** Where and how to apply: the target's group (for ignore/backup settings) and paths. */
 export interface ApplyTarget {
@@ -28,10 +28,20 @@ export interface ApplyPorts {
   readonly hasher: Hasher;
 }
 
-/** The metadata to set for `meta`, leaving out what the group ignores. */
-export function metaUpdate(meta: FileMeta, ignore: readonly IgnoredAttr[]): FsMetaUpdate {
+/** Setuid and setgid: stripped from what a peer sends unless the group sets `allow_setid`. */
+const SETID_BITS = 0o6000;
+
+/**
+ * The metadata to set for `meta`, leaving out what the group ignores. A non-directory loses its
+ * setuid/setgid bits unless the group allows them (`allow_setid`); a directory keeps them (setgid
+ * on a directory only makes new entries inherit its group). The receiver records the mode it
+ * finds on disk afterwards, so a stripped bit is not seen as a local change.
+ */
+export function metaUpdate(meta: FileMeta, group: Pick<GroupConfig, 'ignore' | 'allowSetid'>): FsMetaUpdate {
+  const ignore = group.ignore;
+  const mode = meta.kind === 'dir' || group.allowSetid === true ? meta.mode : meta.mode & ~SETID_BITS;
   return {
-    ...(ignore.includes('mode') || meta.kind === 'symlink' ? {} : { mode: meta.mode }),
+    ...(ignore.includes('mode') || meta.kind === 'symlink' ? {} : { mode }),
     ...(ignore.includes('uid') ? {} : { uid: meta.uid }),
     ...(ignore.includes('gid') ? {} : { gid: meta.gid }),
     ...(meta.kind === 'dir' ? {} : { mtimeNs: meta.mtimeNs }),
@@ -132,7 +142,7 @@ export async function applyFile(
     // What was there when the write began (nothing, once a directory in the way is gone) must still
     // be there at the rename: a local edit made meanwhile is kept (CSYNC_LOCAL_CHANGE), not replaced.
     const expectTarget = st === undefined || st.kind === 'dir' ? null : st;
-    return await pending.commit(metaUpdate(meta, t.group.config.ignore), { syncDir: opts.syncDir ?? true, expectTarget });
+    return await pending.commit(metaUpdate(meta, t.group.config), { syncDir: opts.syncDir ?? true, expectTarget });
   } catch (err) {
     await pending.abort();
     throw err;
@@ -141,7 +151,7 @@ export async function applyFile(
 
 /** Applies metadata only (same content already here). */
 export async function applyMetaOnly(fs: FileSystem, t: ApplyTarget, meta: FileMeta): Promise<void> {
-  await fs.setMeta(absOf(t), metaUpdate(meta, t.group.config.ignore));
+  await fs.setMeta(absOf(t), metaUpdate(meta, t.group.config));
 }
 
 /** Creates or updates a directory. */
@@ -149,7 +159,7 @@ export async function applyDir(fs: FileSystem, t: ApplyTarget, meta: FileMeta): 
   const abs = absOf(t);
   await ensureParents(fs, t);
   const st = fs.lstat(abs);
-  const update = metaUpdate(meta, t.group.config.ignore);
+  const update = metaUpdate(meta, t.group.config);
   if (st?.kind === 'dir') {
     await fs.setMeta(abs, update);
     return;
@@ -167,7 +177,7 @@ export async function applySymlink(fs: FileSystem, t: ApplyTarget, meta: FileMet
   const st = fs.lstat(abs);
   if (st?.kind === 'dir') await clearWay(fs, t, st);
   else await backupIfConfigured(fs, t, st);
-  await fs.symlink(meta.target ?? '', abs, metaUpdate(meta, t.group.config.ignore));
+  await fs.symlink(meta.target ?? '', abs, metaUpdate(meta, t.group.config));
 }
 
 /**

@@ -3,6 +3,7 @@
 // It drives the production code (runCheck, runUpdate, servePeer, openChannel): no second
 // implementation of any sync logic. An auditing filesystem records every content csync replaces
 // or deletes, so tests can check that it was backed up first.
+import { createHash } from 'node:crypto';
 import { manualClock } from '../../src/core/clock.ts';
 import type { ManualClock } from '../../src/core/clock.ts';
 import { CsyncError } from '../../src/core/errors.ts';
@@ -224,7 +225,7 @@ export class SimCluster {
 
   private async connect(from: string, to: string) {
     if (this.cut.has([from, to].sort().join('|'))) throw new CsyncError('CSYNC_PEER_UNREACHABLE', `peer "${to}": partitioned`);
-    const [ta, tb] = memoryTransportPair();
+    const [ta, tb] = memoryTransportPair({ fingerprints: [simFingerprint(to), simFingerprint(from)] });
     const target = this.node(to);
     void servePeer(target.rt, tb, target.locks);
     return openChannel(this.node(from).rt, ta, to);
@@ -332,4 +333,12 @@ export function writeAt(sim: SimCluster, node: string, rel: string, content: str
 export function readAt(sim: SimCluster, node: string, rel: string): string | undefined {
   const fs = sim.node(node).fs;
   return fs.lstat(`${ROOT}/${rel}`)?.kind === 'file' ? TEXT.decode(fs.readFileSync(`${ROOT}/${rel}`)) : undefined;
+}
+
+/**
+ * A stable stand-in certificate fingerprint for a simulated node ("sha256:" + sha256 of its name):
+ * pins are enforced in the sim as over TLS, and a transport without a fingerprint is refused.
+ */
+export function simFingerprint(node: string): string {
+  return `sha256:${createHash('sha256').update(node).digest('hex')}`;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { freePort } from '../../src/cli/demo.ts';
 import { runCommand } from '../../src/cli/main.ts';
 import type { Io } from '../../src/cli/output.ts';
-import { silentLogger } from '../../src/core/logger.ts';
+import { memoryLogger, silentLogger, type LogRecord } from '../../src/core/logger.ts';
 import { openRuntime } from '../../src/daemon/runtime.ts';
 import type { Runtime } from '../../src/daemon/runtime.ts';
 import { loadTlsMaterial, startServer } from '../../src/daemon/server.ts';
@@ -21,8 +21,12 @@ export type AfterRegistrar = ((fn: () => Promise<void>) => void) | { after(fn: (
 export interface ClusterOptions {
   /** Node names, all in one group `g` whose root is `%data%` (= root(node)). */
   readonly nodes: readonly string[];
-  /** Extra TOML lines appended to `[groups.g]`. */
-  readonly groupExtra?: string;
+  /** Extra TOML lines appended to `[groups.g]` (a function gets the cluster's temp dir). */
+  readonly groupExtra?: string | ((dir: string) => string);
+  /** Called with the temp dir before the config is written (to create key files, dirs). */
+  readonly beforeStart?: (dir: string) => void;
+  /** Keep every node's log records in memory (Cluster.logs(n)); default: logs are dropped. */
+  readonly captureLogs?: boolean;
   /** When set, `backup_dir = backupDir(node)` and `backup_generations = N` are added to the group. */
   readonly backupGenerations?: number;
 }
@@ -38,6 +42,7 @@ interface NodeState {
   configPath: string;
   rt: Runtime | undefined;
   server: Server | undefined;
+  logs: LogRecord[] | undefined;
 }
 
 /**
@@ -63,6 +68,7 @@ export async function startCluster(t: AfterRegistrar, opts: ClusterOptions): Pro
 async function setUp(c: Cluster, opts: ClusterOptions): Promise<void> {
   const ports: number[] = [];
   for (const _ of opts.nodes) ports.push(await freePort());
+  opts.beforeStart?.(c.dir);
   writeFileSync(c.cfg, clusterConfig(c, opts, ports));
   await mustRun(['-k', c.keyFile, '-q']);
   for (const n of opts.nodes) {
@@ -91,7 +97,7 @@ export class Cluster {
     this.dir = dir;
     this.cfg = join(dir, 'csync.toml');
     this.keyFile = join(dir, 'g.key');
-    for (const n of opts.nodes) this.nodes.set(n, { configPath: this.cfg, rt: undefined, server: undefined });
+    for (const n of opts.nodes) this.nodes.set(n, { configPath: this.cfg, rt: undefined, server: undefined, logs: opts.captureLogs === true ? [] : undefined });
   }
 
   /** Node `n`'s synced root (the `%data%` prefix). */
@@ -151,7 +157,9 @@ export class Cluster {
     const s = this.node(n);
     await this.stop(n);
     if (opts.configPath !== undefined) s.configPath = opts.configPath;
-    const rt = await openRuntime({ configPath: s.configPath, nodeName: n, checkKeys: true, log: silentLogger });
+    if (s.logs !== undefined) s.logs.length = 0;
+    const log = s.logs === undefined ? silentLogger : memoryLogger(s.logs);
+    const rt = await openRuntime({ configPath: s.configPath, nodeName: n, checkKeys: true, log });
     try {
       s.server = await startServer(rt, loadTlsMaterial(rt), { host: '127.0.0.1' });
     } catch (err) {
@@ -159,6 +167,13 @@ export class Cluster {
       throw err;
     }
     s.rt = rt;
+  }
+
+  /** Node `n`'s log records since its last (re)start; throws unless started with `captureLogs`. */
+  logs(n: string): LogRecord[] {
+    const logs = this.node(n).logs;
+    if (logs === undefined) throw new Error('startCluster() without captureLogs: logs are dropped');
+    return logs;
   }
 
   /** A deterministic description of node `n`'s tree (see snapshotTree). */
@@ -206,7 +221,7 @@ function clusterConfig(c: Cluster, opts: ClusterOptions, ports: readonly number[
     `key = ${q(c.keyFile)}`,
     'include = ["%data%"]',
     ...backups,
-    opts.groupExtra ?? '',
+    typeof opts.groupExtra === 'function' ? opts.groupExtra(c.dir) : (opts.groupExtra ?? ''),
     '',
   ].join('\n');
 }

@@ -146,7 +146,7 @@ describe('authentication', () => {
     await c.stopNode('c');
     const goodKey = readFileSync(join(c.dir, 'g.key'));
     const cfgC = join(c.dir, 'c-wrong-key.toml');
-    writeFileSync(join(c.dir, 'other.key'), 'a-completely-different-group-key-of-enough-length\n');
+    writeFileSync(join(c.dir, 'other.key'), 'a-completely-different-group-key-of-enough-length\n', { mode: 0o600 });
     writeFileSync(cfgC, readFileSync(c.cfg, 'utf8').replace(join(c.dir, 'g.key'), join(c.dir, 'other.key')));
     await c.startNode('c', cfgC);
     c.write('a', 'secret.txt', 'for members only\n');

@@ -57,7 +57,7 @@ describe('parseArgs accepts', () => {
   it('defaults every option', () => {
     assert.deepEqual(parseArgs(['-c']).options, {
       config: undefined, node: undefined, stateDir: undefined, groups: undefined, peers: undefined, recursive: false, dryRun: false,
-      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false,
+      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false, collect: false,
     });
   });
 });

@@ -1,11 +1,11 @@
 // Tests the ⚙ loader on a real temp dir: missing files, key file checks, the one-step loadNodeView().
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError, CsyncError } from '../../../src/core/errors.ts';
-import { checkKeyFiles, DEFAULT_CONFIG_PATH, loadConfig, loadNodeView, pickConfigPath } from '../../../src/config/load.ts';
+import { checkKeyFiles, DEFAULT_CONFIG_PATH, keyFileWarnings, loadConfig, loadNodeView, pickConfigPath } from '../../../src/config/load.ts';
 import { parseConfig } from '../../../src/config/parse.ts';
 import { resolveNode } from '../../../src/config/resolve.ts';
 
@@ -65,8 +65,31 @@ describe('checkKeyFiles', () => {
   });
   it('accepts a key file of 32 bytes', () => {
     const key = join(dir, 'good.key');
-    writeFileSync(key, 'x'.repeat(32));
+    writeFileSync(key, 'x'.repeat(32), { mode: 0o600 });
     assert.deepEqual(checkKeyFiles(resolveNode(parseConfig(configText(key), 't'), 'a')), []);
+  });
+  it('refuses a key file other users can read or write, naming chmod 600', () => {
+    for (const [mode, what] of [[0o644, 'readable'], [0o602, 'writable']] as const) {
+      const key = join(dir, `open-${mode.toString(8)}.key`);
+      writeFileSync(key, 'x'.repeat(40));
+      chmodSync(key, mode);
+      const issues = checkKeyFiles(resolveNode(parseConfig(configText(key), 't'), 'a'));
+      assert.equal(issues.length, 1);
+      assert.equal(issues[0]?.keyPath, 'groups.g.key');
+      assert.match(issues[0]?.message ?? '', new RegExp(`is ${what} by other users \\(mode 0${mode.toString(8)}\\): run \`chmod 600 `));
+    }
+  });
+  it('accepts a key file its group can read, with a warning', () => {
+    const key = join(dir, 'group.key');
+    writeFileSync(key, 'x'.repeat(40));
+    chmodSync(key, 0o640);
+    const view = resolveNode(parseConfig(configText(key), 't'), 'a');
+    assert.deepEqual(checkKeyFiles(view), []);
+    const warnings = keyFileWarnings(view);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /groups\.g\.key: .* is accessible to its group \(mode 0640\); run `chmod 600 /);
+    chmodSync(key, 0o600);
+    assert.deepEqual(keyFileWarnings(view), []);
   });
 });
 

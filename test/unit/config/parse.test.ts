@@ -98,7 +98,7 @@ describe('parseConfig', () => {
     const config = parseConfig(fixture('valid', 'minimal'), 'min.toml');
     assert.equal(config.port, 30865);
     assert.equal(config.stateDir, '/var/lib/csync');
-    assert.deepEqual(config.tls, { cert: '/etc/csync/tls/%h.crt', key: '/etc/csync/tls/%h.key', pins: {} });
+    assert.deepEqual(config.tls, { cert: '/etc/csync/tls/%h.crt', key: '/etc/csync/tls/%h.key', pins: {}, requirePins: false });
     const web = config.groups['web'];
     assert.ok(web !== undefined);
     assert.deepEqual(
@@ -106,7 +106,7 @@ describe('parseConfig', () => {
       {
         name: 'web', hosts: ['web1', 'web2'], receiveOnly: [], keyFile: '/etc/csync/web.key', include: ['/srv/www'],
         exclude: [], auto: 'none', backupDir: undefined, backupGenerations: 0, ignore: [], watch: false,
-        checkIntervalMs: 3_600_000, maxDeletePercent: 50, actions: 0,
+        checkIntervalMs: 3_600_000, maxDeletePercent: 50, allowSetid: false, actions: 0,
       },
     );
   });

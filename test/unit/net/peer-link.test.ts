@@ -8,6 +8,7 @@ import { memoryLogger, type LogRecord } from '../../../src/core/logger.ts';
 import { memoryTransportPair, type MemoryTransportOptions } from '../../../src/net/memory-transport.ts';
 import { PeerLink, type HandshakeResult } from '../../../src/net/peer-link.ts';
 import type { Transport } from '../../../src/net/transport.ts';
+import { authMac, REFUSED_MAC } from '../../../src/protocol/handshake.ts';
 import { decodeMessage, encodeMessage, type Message, type WireState } from '../../../src/protocol/messages.ts';
 
 const WEB_KEY = new Uint8Array(32).fill(7);
@@ -132,6 +133,58 @@ describe('PeerLink handshake', () => {
     await raw.send(encodeMessage({ type: 'auth-result', accepted: ['web'], rejected: [] }));
     await assert.rejects(shaking, isCode('CSYNC_AUTH_FAILED'));
     assert.deepEqual(await readRaw(frames), { type: 'auth-result', accepted: [], rejected: ['web'] });
+  });
+
+  it('server: sends no MAC before the client proved the key, and only REFUSED_MAC to a client that did not', async () => {
+    const [mine, raw] = memoryTransportPair();
+    const link = new PeerLink(mine, { clock: manualClock() });
+    links.push(link);
+    const shaking = link.handshake({ self: 'b', groups: new Map([['web', WEB_KEY]]), role: 'server' });
+    shaking.catch(() => undefined);
+    const frames = raw.frames()[Symbol.asyncIterator]();
+    await raw.send(encodeMessage({ type: 'hello', protocol: 1, node: 'a', groups: ['web'] }));
+    assert.equal((await readRaw(frames)).type, 'hello');
+    // Nothing more until the client's auth arrives: the next frame must answer it.
+    let early: Message | undefined;
+    const nextFrame = readRaw(frames).then((m) => (early = m));
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    assert.equal(early, undefined, 'the server sent something before the client proved the key');
+    const guess = authMac({ key: WRONG_KEY, keyingMaterial: mine.keyingMaterial(), role: 'client', clientNode: 'a', serverNode: 'b', group: 'web' });
+    await raw.send(encodeMessage({ type: 'auth', group: 'web', mac: guess }));
+    const auth = await nextFrame;
+    assert.ok(auth.type === 'auth');
+    assert.deepEqual([...auth.mac], [...REFUSED_MAC]);
+    assert.deepEqual(await readRaw(frames), { type: 'auth-result', accepted: [], rejected: ['web'] });
+    await raw.send(encodeMessage({ type: 'auth-result', accepted: [], rejected: ['web'] }));
+    await assert.rejects(shaking, isCode('CSYNC_AUTH_FAILED'));
+  });
+
+  it('server: admit() refusing the claimed name ends the handshake before any MAC, telling the client why', async () => {
+    const p = makePair();
+    const [c, s] = await Promise.allSettled([
+      p.client.handshake({ self: 'a', groups: new Map([['web', WEB_KEY]]), role: 'client' }),
+      p.server.handshake({
+        self: 'b', groups: new Map([['web', WEB_KEY]]), role: 'server',
+        admit: (peer) => {
+          throw new CsyncError('CSYNC_AUTH_FAILED', `peer ${JSON.stringify(peer)}: is not a host`);
+        },
+      }),
+    ]);
+    assert.ok(s.status === 'rejected' && isCode('CSYNC_AUTH_FAILED')(s.reason));
+    assert.ok(c.status === 'rejected' && isCode('CSYNC_AUTH_FAILED')(c.reason), String(c.status === 'rejected' ? c.reason : ''));
+    assert.match((c.reason as CsyncError).message, /refused the handshake: peer "a": is not a host/);
+    assert.equal(p.server.claimedPeer, 'a');
+  });
+
+  it('server: admit() limits the groups the client may prove', async () => {
+    const p = makePair();
+    const keys = new Map([['web', WEB_KEY], ['db', DB_KEY]]);
+    const [c, s] = await Promise.all([
+      p.client.handshake({ self: 'a', groups: keys, role: 'client' }),
+      p.server.handshake({ self: 'b', groups: keys, role: 'server', admit: () => new Set(['db']) }),
+    ]);
+    assert.deepEqual(s.groups, ['db']);
+    assert.deepEqual(c.groups, ['db'], 'the client got no valid server MAC for web');
   });
 
   it('times out with CSYNC_PROTO_TIMEOUT when the peer never answers', async () => {

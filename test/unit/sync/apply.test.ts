@@ -31,15 +31,19 @@ const fileMeta = (n: MemoryNode, text: string, extra: Partial<FileMeta> = {}): F
 const temps = (n: MemoryNode, dir: string): string[] => n.mem.readdir(dir).filter((x) => x.endsWith('.tmp'));
 
 describe('metaUpdate', () => {
-  const rows: readonly { description: string; meta: FileMeta; ignore: ('mode' | 'uid' | 'gid')[]; expected: object }[] = [
+  const rows: readonly { description: string; meta: FileMeta; ignore: ('mode' | 'uid' | 'gid')[]; allowSetid?: boolean; expected: object }[] = [
     { description: 'sets everything for a file', meta: F1, ignore: [], expected: { mode: 0o644, uid: 1000, gid: 1000, mtimeNs: T0_NS } },
     { description: 'leaves out ignored attributes', meta: F1, ignore: ['mode', 'gid'], expected: { uid: 1000, mtimeNs: T0_NS } },
     { description: 'never sets a directory mtime', meta: DIR, ignore: [], expected: { mode: 0o755, uid: 1000, gid: 1000 } },
     { description: 'never sets a symlink mode', meta: LINK, ignore: [], expected: { uid: 1000, gid: 1000, mtimeNs: T0_NS } },
+    { description: 'strips setuid and setgid from a file', meta: { ...F1, mode: 0o6755, uid: 0, gid: 0 }, ignore: [], expected: { mode: 0o755, uid: 0, gid: 0, mtimeNs: T0_NS } },
+    { description: 'keeps the sticky bit of a file', meta: { ...F1, mode: 0o1644 }, ignore: [], expected: { mode: 0o1644, uid: 1000, gid: 1000, mtimeNs: T0_NS } },
+    { description: 'keeps setgid on a directory', meta: { ...DIR, mode: 0o2775 }, ignore: [], expected: { mode: 0o2775, uid: 1000, gid: 1000 } },
+    { description: 'keeps setuid with allow_setid', meta: { ...F1, mode: 0o4755, uid: 0 }, ignore: [], allowSetid: true, expected: { mode: 0o4755, uid: 0, gid: 1000, mtimeNs: T0_NS } },
   ];
   for (const row of rows) {
     it(row.description, () => {
-      assert.deepEqual(metaUpdate(row.meta, row.ignore), row.expected);
+      assert.deepEqual(metaUpdate(row.meta, { ignore: row.ignore, allowSetid: row.allowSetid ?? false }), row.expected);
     });
   }
 });

@@ -13,7 +13,7 @@ import { digestTree, runCompare } from '../../../src/sync/compare.ts';
 import type { CompareReport, DigestTree } from '../../../src/sync/compare.ts';
 import { allRootTargets, targetsForUserPath } from '../../../src/sync/scope.ts';
 import type { Target } from '../../../src/sync/scope.ts';
-import { ROOT, SimCluster } from '../../helpers/sim.ts';
+import { ROOT, SimCluster, simFingerprint } from '../../helpers/sim.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const T0 = 1_700_000_000_000_000_000n;
@@ -46,7 +46,7 @@ async function compare(sim: SimCluster, from: string, peers: string[], opts: { c
     peers,
     connect: async (peer) => {
       if (!sim.nodes.has(peer)) throw new CsyncError('CSYNC_PEER_UNREACHABLE', `peer ${JSON.stringify(peer)}: connection refused`);
-      const [ta, tb] = memoryTransportPair();
+      const [ta, tb] = memoryTransportPair({ fingerprints: [simFingerprint(peer), simFingerprint(from)] });
       const b = sim.node(peer);
       void servePeer(b.rt, tb, b.locks);
       return openListChannel(a.rt, opts.count ? counting(ta, opts.count) : ta, peer);
