@@ -130,6 +130,7 @@ describe('scan', () => {
     const n = await memoryNode('a');
     t.after(() => n.close());
     n.mem.writeFileSync(`${ROOT}/fresh.txt`, 'one');
+    n.clock.advance(1); // a millisecond after the write: inside the window, not in the future
     await scanAndRecord(n);
     // Same inode, size, mtime and ctime: only the racy rule makes the next check read it.
     const again = await scanAndRecord(n);
