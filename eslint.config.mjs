@@ -1,4 +1,4 @@
-// ESLint: typescript-eslint type-checked rules plus the house rules of ../shared/STYLE.md §9 and §2.
+// ESLint: typescript-eslint type-checked rules plus the house rules (layering: README "Architecture").
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(

@@ -181,7 +181,7 @@ function replacedSince(before: FsStat | null, now: FsStat | undefined): boolean 
 /**
  * The FileSystem port on node:fs. Metadata calls are synchronous; content I/O streams.
  *
- * Confinement (SPEC §4.4): for a path below an anchor (confine()), the parent directory is opened
+ * Confinement (DECISIONS.md "Confinement by descriptor"): for a path below an anchor (confine()), the parent directory is opened
  * and `readlink(/proc/self/fd/N)` must name exactly the anchor's real path plus the expected
  * components; otherwise a component is a symlink, or a directory was moved, and the operation is
  * refused. Everything then happens relative to that descriptor (`/proc/self/fd/N/<name>`): a local

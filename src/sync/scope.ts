@@ -93,7 +93,7 @@ export function allRootTargets(view: NodeView, groupFilter?: ReadonlySet<GroupNa
 
 /**
  * Every directory csync writes below: the group roots, the backup dirs and the conflicts dir.
- * Nothing below one of them is ever reached through a symlink (FileSystem.confine, SPEC §4.4).
+ * Nothing below one of them is ever reached through a symlink (FileSystem.confine).
  */
 export function confinementAnchors(view: NodeView, conflictDir: string): string[] {
   const anchors = [conflictDir];

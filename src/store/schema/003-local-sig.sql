@@ -1,5 +1,5 @@
 -- 003-local-sig: what this node's disk showed of a file when its state was recorded, beyond the
--- synced metadata (SPEC §4.1): "<inode>:<ctime ns>". Applied once by src/store/migrate.ts inside
+-- synced metadata (DECISIONS.md, "local signature"): "<inode>:<ctime ns>". Applied once by src/store/migrate.ts inside
 -- one IMMEDIATE transaction, which then sets PRAGMA user_version = 3. Never edit an applied
 -- migration: add 004-*.sql instead.
 -- Invariants:
