@@ -26,6 +26,7 @@ import { reloadRuntime } from './runtime.ts';
 import type { Runtime, RuntimeOptions } from './runtime.ts';
 import { loadTlsMaterial, startServer } from './server.ts';
 import type { Server } from './server.ts';
+import type { PreAuthLimits } from '../net/admission.ts';
 
 /** Delay of the second check of paths the watcher reported (see startWatcher). */
 const SETTLE_RECHECK_MS = 150;
@@ -54,6 +55,8 @@ export interface DaemonOptions {
    * daemon/control.ts). Given the daemon's handle: run work exclusively, its peer links, its reports.
    */
   readonly control?: (d: DaemonHandle) => ControlHandler;
+  /** Limits on unauthenticated connections (tests shorten the timeout); default DEFAULT_PRE_AUTH_LIMITS. */
+  readonly preAuth?: PreAuthLimits;
 }
 
 /** What a handed-over command may use of the running daemon. */
@@ -138,7 +141,7 @@ export class Daemon {
     // A receiver killed mid-write leaves temp files; nothing of ours is writing before we listen.
     const swept = await sweepTempFiles(this.rt.ctx.fs, [...this.rt.view.groups.values()].flatMap((g) => [...g.roots.values()]));
     if (swept.length > 0) log.info({ count: swept.length }, 'Removed temp files of an interrupted transfer');
-    this.server = await startServer(this.rt, tls, { ...(this.opts.host ? { host: this.opts.host } : {}), hooks });
+    this.server = await startServer(this.rt, tls, { ...(this.opts.host ? { host: this.opts.host } : {}), ...(this.opts.preAuth ? { preAuth: this.opts.preAuth } : {}), hooks });
     await this.startWatcher();
     if (this.opts.control) this.control = await listenControl(this.rt.stateDir, this.opts.control(this.handle()), log);
     this.schedulePeriodicCheck();

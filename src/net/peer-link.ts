@@ -4,6 +4,7 @@
 import type { Clock } from '../core/clock.ts';
 import { CsyncError, ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
+import { PRE_AUTH_MAX_FRAME_BYTES } from '../protocol/frame.ts';
 import { authMac, candidateGroups, verifyAuthMac } from '../protocol/handshake.ts';
 import {
   decodeMessage,
@@ -213,6 +214,7 @@ export class PeerLink {
   async send(msg: Message): Promise<void> {
     if (this.state === 'closed') throw this.closedError();
     const body = encodeMessage(msg);
+    if (this.state !== 'ready' && body.length > PRE_AUTH_MAX_FRAME_BYTES) throw handshakeTooBig(msg.type, body.length);
     if (body.length > MAX_FRAME_BYTES) throw new Error(`bug: ${msg.type} message of ${body.length} bytes exceeds MAX_FRAME_BYTES`);
     await this.transport.send(body);
   }
@@ -239,6 +241,9 @@ export class PeerLink {
     for (const group of candidates) await this.send({ type: 'auth', group, mac: macFor(group, opts.role) });
     const peerRole = opts.role === 'client' ? 'server' : 'client';
     const accepted = await this.receiveAuths(candidates, (group, mac) => verifyAuthMac(macFor(group, peerRole), mac), deadline);
+    // The peer proved a key bound to this session: it may send full-size frames once it has our
+    // auth-result, so lift the pre-authentication limits before sending it (protocol/README.md §6).
+    if (accepted.length > 0) this.transport.peerAuthenticated?.();
     const rejected = candidates.filter((g) => !accepted.includes(g));
     for (const group of rejected) this.log.warn({ peer, group, code: 'CSYNC_AUTH_FAILED' }, 'Peer did not prove the group key');
     await this.send({ type: 'auth-result', accepted, rejected });
@@ -511,6 +516,13 @@ function checkHello(hello: Extract<Message, { type: 'hello' }>, opts: HandshakeO
     });
   }
   return hello.node;
+}
+
+/** Our own handshake message would exceed what the peer accepts before authentication. */
+function handshakeTooBig(type: string, bytes: number): CsyncError {
+  return new CsyncError('CSYNC_CONFIG_INVALID', `handshake: the ${JSON.stringify(type)} message of ${bytes} bytes exceeds the pre-authentication limit of ${PRE_AUTH_MAX_FRAME_BYTES}`, {
+    hint: 'the hello lists the groups shared with the peer: use fewer or shorter group names',
+  });
 }
 
 function unreachable(x: never): never {
