@@ -4,7 +4,7 @@ import { CsyncError } from '../core/errors.ts';
 import { DEFAULT_PRE_AUTH_LIMITS } from '../net/admission.ts';
 import type { PreAuthLimits } from '../net/admission.ts';
 import { listenTls } from '../net/tls-transport.ts';
-import type { TlsListener } from '../net/tls-transport.ts';
+import type { RejectKind, TlsListener } from '../net/tls-transport.ts';
 import { PathLocks } from '../sync/path-locks.ts';
 import type { ReceiverHooks } from '../sync/receive.ts';
 import { servePeer } from './peers.ts';
@@ -58,6 +58,14 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/** One static log message per kind of drop, so the rate limit of one kind does not hide another. */
+const REJECT_MESSAGES: Readonly<Record<RejectKind, string>> = {
+  limit: 'Connection refused: too many unauthenticated connections',
+  timeout: 'Connection closed: not authenticated in time',
+  tls: 'Connection closed: TLS handshake failed',
+  'no-certificate': 'Connection closed: no client certificate',
+};
+
 /** Options of startServer. */
 export interface ServerOptions {
   /** Listen address override (e.g. '127.0.0.1'); default this node's `[hosts]` address. */
@@ -86,7 +94,7 @@ export async function startServer(rt: Runtime, tls: TlsMaterial, opts: ServerOpt
       const p = servePeer(rt, t, locks, opts.hooks, log).finally(() => serving.delete(p));
       serving.add(p);
     },
-    onReject: (info) => log.warn({ remote: info.remote, kind: info.kind, reason: info.reason }, 'Connection dropped before authentication'),
+    onReject: (info) => log.warn({ remote: info.remote, kind: info.kind, reason: info.reason }, REJECT_MESSAGES[info.kind]),
     ...(opts.preAuth ? { preAuth: opts.preAuth } : {}),
   });
   rt.ctx.log.info({ port: listener.port }, 'Listening');

@@ -301,7 +301,8 @@ export function listenTls(opts: ListenTlsOptions): Promise<TlsListener> {
     requestCert: true,
     cert: opts.certPem,
     key: opts.keyPem,
-    handshakeTimeout: limits.timeoutMs,
+    // Node's own timer restarts on every byte; the absolute deadline below fires first.
+    handshakeTimeout: limits.timeoutMs + 1000,
     noDelay: true,
   });
   const reject = (socket: Socket, kind: RejectKind, reason: string): void => {
