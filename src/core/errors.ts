@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'CSYNC_CONFLICT_UNRESOLVED'
   | 'CSYNC_ACTION_FAILED'
   | 'CSYNC_KEY_INVALID'
+  | 'CSYNC_DAEMON_RUNNING'
   | 'CSYNC_IO';
 
 /** One catalogue row: the exit status cli/ uses and a one-line description for the docs. */
@@ -45,6 +46,7 @@ export const ERROR_CATALOGUE: Readonly<Record<ErrorCode, ErrorCatalogueEntry>> =
   CSYNC_CONFLICT_UNRESOLVED: { exitStatus: 1, description: 'a conflict needs an operator decision' },
   CSYNC_ACTION_FAILED: { exitStatus: 1, description: 'an action command failed' },
   CSYNC_KEY_INVALID: { exitStatus: 78, description: 'a group key file is missing, short or unsafe' },
+  CSYNC_DAEMON_RUNNING: { exitStatus: 75, description: 'another daemon holds the state dir (EX_TEMPFAIL: retry once it stopped)' },
   CSYNC_IO: { exitStatus: 74, description: 'a local file could not be read or written' },
 };
 

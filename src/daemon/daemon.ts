@@ -11,7 +11,9 @@ import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
 import { sweepTempFiles } from '../sync/sweep.ts';
 import type { Connect, PeerReport } from '../sync/update.ts';
-import { listenControl } from './control.ts';
+import { listenControl, tightenStateDir } from './control.ts';
+import { lockStateDir } from '../store/state-dir-lock.ts';
+import type { StateDirLock } from '../store/state-dir-lock.ts';
 import type { ControlHandler, ControlServer } from './control.ts';
 import type { ReceiverHooks } from '../sync/receive.ts';
 import { Aggregator } from '../watcher/aggregator.ts';
@@ -90,6 +92,7 @@ export class Daemon {
   private settlePaths: string[] | undefined;
   private readonly startedAtMs: number;
   private control: ControlServer | undefined;
+  private lock: StateDirLock | undefined;
 
   constructor(rt: Runtime, opts: DaemonOptions) {
     this.rt = rt;
@@ -102,8 +105,23 @@ export class Daemon {
     return this.server?.port ?? 0;
   }
 
-  /** Starts serving, watching and the periodic check; then pushes whatever is already dirty. */
+  /**
+   * Takes the state dir's lock (CSYNC_DAEMON_RUNNING when another daemon holds it), then starts
+   * serving, watching and the periodic check, and pushes whatever is already dirty.
+   */
   async start(): Promise<void> {
+    this.lock = lockStateDir(this.rt.stateDir);
+    try {
+      tightenStateDir(this.rt.stateDir, this.rt.ctx.log);
+      await this.startLocked();
+    } catch (err) {
+      this.lock.release();
+      this.lock = undefined;
+      throw err;
+    }
+  }
+
+  private async startLocked(): Promise<void> {
     const tls = loadTlsMaterial(this.rt);
     const log = this.rt.ctx.log;
     this.pool = new PeerPool((peer) => connectPeer(this.rt, tls, peer), this.rt.ctx.clock, log);
@@ -396,6 +414,8 @@ export class Daemon {
     this.batcher?.flush();
     await this.executor?.idle();
     this.executor?.close();
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   /** Resolves when no action is queued or running (tests). */
