@@ -243,7 +243,7 @@ export class PeerLink {
     const accepted = await this.receiveAuths(candidates, (group, mac) => verifyAuthMac(macFor(group, peerRole), mac), deadline);
     // The peer proved a key bound to this session: it may send full-size frames once it has our
     // auth-result, so lift the pre-authentication limits before sending it (protocol/README.md §6).
-    if (accepted.length > 0) this.transport.peerAuthenticated?.();
+    if (accepted.length > 0) this.transport.peerAuthenticated();
     const rejected = candidates.filter((g) => !accepted.includes(g));
     for (const group of rejected) this.log.warn({ peer, group, code: 'CSYNC_AUTH_FAILED' }, 'Peer did not prove the group key');
     await this.send({ type: 'auth-result', accepted, rejected });

@@ -26,9 +26,9 @@ export interface Transport {
    * adapter that reads from the network accepts frame bodies of at most PRE_AUTH_MAX_FRAME_BYTES
    * (protocol/frame.ts) and may close the connection when it stays unauthenticated too long; from
    * the next frame on it accepts up to MAX_FRAME_BYTES and stops counting it as unauthenticated.
-   * Idempotent. Optional: a transport without a pre-authentication limit need not implement it.
+   * Idempotent. Required (not optional) so that a wrapping Transport cannot silently drop it.
    */
-  peerAuthenticated?(): void;
+  peerAuthenticated(): void;
   /** A label for logs, e.g. "127.0.0.1:30865". */
   readonly remoteLabel: string;
   /** Closes both directions. Idempotent. Pending send() calls reject. */
