@@ -115,11 +115,13 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
       const { runDaemon } = await import('../daemon/daemon.ts');
       const { ChokidarSource } = await import('../watcher/chokidar-source.ts');
       const { handoffHandler } = await import('./handoff.ts');
+      const { preAuthLimitsFromEnv } = await import('../daemon/server.ts');
       const identity = locateNode({ configPath: cmd.options.config, nodeName: cmd.options.node });
       return runDaemon(rt, {
         runtimeOptions: { configPath: cmd.options.config, nodeName: cmd.options.node, stateDir: cmd.options.stateDir, checkKeys: true, log: rt.log },
         watchSource: new ChokidarSource(),
         control: (d) => handoffHandler(d, identity),
+        preAuth: preAuthLimitsFromEnv(process.env),
       });
     }
     case 'restore':

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'CSYNC_ACTION_FAILED'
   | 'CSYNC_KEY_INVALID'
   | 'CSYNC_LOCAL_CHANGE'
+  | 'CSYNC_DAEMON_RUNNING'
   | 'CSYNC_IO';
 
 /** One catalogue row: the exit status cli/ uses and a one-line description for the docs. */
@@ -47,6 +48,7 @@ export const ERROR_CATALOGUE: Readonly<Record<ErrorCode, ErrorCatalogueEntry>> =
   CSYNC_ACTION_FAILED: { exitStatus: 1, description: 'an action command failed' },
   CSYNC_KEY_INVALID: { exitStatus: 78, description: 'a group key file is missing, short or unsafe' },
   CSYNC_LOCAL_CHANGE: { exitStatus: 1, description: 'a local entry changed while csync read or replaced it; the local version is kept and checked again' },
+  CSYNC_DAEMON_RUNNING: { exitStatus: 75, description: 'another daemon holds the state dir (EX_TEMPFAIL: retry once it stopped)' },
   CSYNC_IO: { exitStatus: 74, description: 'a local file could not be read or written' },
 };
 

@@ -4,6 +4,13 @@ import type { NodeName, VersionVector } from './types.ts';
 /** How version `a` relates to version `b`. */
 export type VersionOrder = 'equal' | 'newer' | 'older' | 'concurrent';
 
+/**
+ * Largest counter accepted from a peer (protocol/messages.ts). 2^52: no node makes that many
+ * changes, and 2^52 more local bumps still stay exact doubles (below 2^53), so a stored version can
+ * always be read back (issue 10 item 7).
+ */
+export const MAX_VERSION_COUNTER = 2 ** 52;
+
 /** Compares two vectors: 'newer' when `a` dominates `b`, 'older' when `b` dominates `a`. */
 export function compareVersions(a: VersionVector, b: VersionVector): VersionOrder {
   let aAhead = false;
@@ -45,7 +52,11 @@ export function normaliseVersion(v: VersionVector): VersionVector {
 /** Canonical text form, e.g. "web1:3,web2:1" ("" for the empty vector); stable for equality checks. */
 export function formatVersion(v: VersionVector): string {
   return Object.entries(normaliseVersion(v))
-    .map(([node, n]) => `${node}:${n}`)
+    .map(([node, n]) => {
+      // parseVersion would refuse the text: never write what cannot be read back.
+      if (!Number.isSafeInteger(n)) throw new Error(`bug: version counter ${n} of ${JSON.stringify(node)} is not an exact integer`);
+      return `${node}:${n}`;
+    })
     .join(',');
 }
 

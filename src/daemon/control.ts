@@ -4,7 +4,7 @@
 // ({ argv, cwd, config, node }), one JSON line out ({ status, out, err } or { fallback: true }).
 // The launcher (bin/csync.cjs) falls back to running the command itself whenever the socket is
 // absent, refuses, or answers `fallback`.
-import { chmodSync, realpathSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -49,9 +49,53 @@ export interface ControlServer {
 }
 
 /**
- * Listens on `<stateDir>/control.sock` (removing a stale socket first). Resolves undefined, with a
- * warning, when it cannot listen (a path over the 107-byte limit, a read-only dir): the daemon runs
- * on and clients run their commands themselves.
+ * Makes the state dir private (mode 0700) if it is not: it holds the store, the pins and the control
+ * socket. A dir csync created is 0700 already; one made by hand or by an older unit is tightened,
+ * with a warning naming the old mode. Failures are logged, not thrown (the socket is still 0600).
+ */
+export function tightenStateDir(stateDir: string, log: Logger): void {
+  try {
+    const mode = statSync(stateDir).mode & 0o777;
+    if ((mode & 0o077) === 0) return;
+    chmodSync(stateDir, mode & 0o700);
+    log.warn({ stateDir, mode: `0${mode.toString(8)}` }, 'State dir was open to other users; made it private (0700)');
+  } catch (err) {
+    log.warn({ stateDir, reason: err instanceof Error ? err.message : String(err) }, 'Could not make the state dir private');
+  }
+}
+
+/** Private directories in which the socket is bound before it is moved into place: `.c` + 6 random. */
+const BIND_DIR_RE = /^\.c[A-Za-z0-9]{6}$/;
+
+/**
+ * Binds a listening socket at `path` with mode 0600 from the moment it is reachable: it is bound in
+ * a fresh private directory (mkdtemp, 0700), chmod-ed there, then renamed over `path` (which also
+ * replaces a stale socket atomically). Node unlinks the *bound* path when the server closes, which
+ * is then that vanished temp path, never `path`. Returns the inode now at `path`.
+ */
+async function bindPrivately(server: Server, stateDir: string, path: string): Promise<number> {
+  // Leftovers of a daemon killed between mkdtemp and rmdir (only the lock holder gets here).
+  for (const name of readdirSync(stateDir)) if (BIND_DIR_RE.test(name)) rmSync(join(stateDir, name), { recursive: true, force: true });
+  const dir = mkdtempSync(join(stateDir, '.c'));
+  try {
+    const bound = join(dir, 's');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bound, () => resolve());
+    });
+    chmodSync(bound, 0o600);
+    renameSync(bound, path);
+    return lstatSync(path).ino;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Listens on `<stateDir>/control.sock` (replacing a stale socket). Call it only while holding the
+ * state dir's lock (store/state-dir-lock.ts). close() removes the socket only if it is still the
+ * one this server bound. Resolves undefined, with a warning, when it cannot listen (a path over
+ * the 107-byte limit, a read-only dir): the daemon runs on and clients run their commands themselves.
  */
 export async function listenControl(stateDir: string, handler: ControlHandler, log: Logger): Promise<ControlServer | undefined> {
   const path = controlSocketPath(stateDir);
@@ -89,17 +133,9 @@ export async function listenControl(stateDir: string, handler: ControlHandler, l
       return { fallback: true };
     }
   };
+  let ino: number;
   try {
-    try {
-      unlinkSync(path);
-    } catch {
-      // No stale socket.
-    }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => resolve());
-    });
-    chmodSync(path, 0o600);
+    ino = await bindPrivately(server, stateDir, path);
   } catch (err) {
     log.warn({ path, reason: err instanceof Error ? err.message : String(err) }, 'No control socket: local commands run on their own');
     server.close();
@@ -110,7 +146,7 @@ export async function listenControl(stateDir: string, handler: ControlHandler, l
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
       try {
-        unlinkSync(path);
+        if (lstatSync(path).ino === ino) unlinkSync(path);
       } catch {
         // Already gone.
       }

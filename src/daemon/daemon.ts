@@ -11,7 +11,9 @@ import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
 import { sweepTempFiles } from '../sync/sweep.ts';
 import type { Connect, PeerReport } from '../sync/update.ts';
-import { listenControl } from './control.ts';
+import { listenControl, tightenStateDir } from './control.ts';
+import { lockStateDir } from '../store/state-dir-lock.ts';
+import type { StateDirLock } from '../store/state-dir-lock.ts';
 import type { ControlHandler, ControlServer } from './control.ts';
 import type { ReceiverHooks } from '../sync/receive.ts';
 import { Aggregator } from '../watcher/aggregator.ts';
@@ -26,6 +28,7 @@ import { reloadRuntime } from './runtime.ts';
 import type { Runtime, RuntimeOptions } from './runtime.ts';
 import { loadTlsMaterial, startServer } from './server.ts';
 import type { Server } from './server.ts';
+import type { PreAuthLimits } from '../net/admission.ts';
 
 /** Delay of the second check of paths the watcher reported (see startWatcher). */
 const SETTLE_RECHECK_MS = 150;
@@ -54,6 +57,8 @@ export interface DaemonOptions {
    * daemon/control.ts). Given the daemon's handle: run work exclusively, its peer links, its reports.
    */
   readonly control?: (d: DaemonHandle) => ControlHandler;
+  /** Limits on unauthenticated connections (tests shorten the timeout); default DEFAULT_PRE_AUTH_LIMITS. */
+  readonly preAuth?: PreAuthLimits;
 }
 
 /** What a handed-over command may use of the running daemon. */
@@ -87,6 +92,7 @@ export class Daemon {
   private settlePaths: string[] | undefined;
   private readonly startedAtMs: number;
   private control: ControlServer | undefined;
+  private lock: StateDirLock | undefined;
 
   constructor(rt: Runtime, opts: DaemonOptions) {
     this.rt = rt;
@@ -99,8 +105,23 @@ export class Daemon {
     return this.server?.port ?? 0;
   }
 
-  /** Starts serving, watching and the periodic check; then pushes whatever is already dirty. */
+  /**
+   * Takes the state dir's lock (CSYNC_DAEMON_RUNNING when another daemon holds it), then starts
+   * serving, watching and the periodic check, and pushes whatever is already dirty.
+   */
   async start(): Promise<void> {
+    this.lock = lockStateDir(this.rt.stateDir);
+    try {
+      tightenStateDir(this.rt.stateDir, this.rt.ctx.log);
+      await this.startLocked();
+    } catch (err) {
+      this.lock.release();
+      this.lock = undefined;
+      throw err;
+    }
+  }
+
+  private async startLocked(): Promise<void> {
     const tls = loadTlsMaterial(this.rt);
     const log = this.rt.ctx.log;
     this.pool = new PeerPool((peer) => connectPeer(this.rt, tls, peer), this.rt.ctx.clock, log);
@@ -138,7 +159,7 @@ export class Daemon {
     // A receiver killed mid-write leaves temp files; nothing of ours is writing before we listen.
     const swept = await sweepTempFiles(this.rt.ctx.fs, [...this.rt.view.groups.values()].flatMap((g) => [...g.roots.values()]));
     if (swept.length > 0) log.info({ count: swept.length }, 'Removed temp files of an interrupted transfer');
-    this.server = await startServer(this.rt, tls, { ...(this.opts.host ? { host: this.opts.host } : {}), hooks });
+    this.server = await startServer(this.rt, tls, { ...(this.opts.host ? { host: this.opts.host } : {}), ...(this.opts.preAuth ? { preAuth: this.opts.preAuth } : {}), hooks });
     await this.startWatcher();
     if (this.opts.control) this.control = await listenControl(this.rt.stateDir, this.opts.control(this.handle()), log);
     this.schedulePeriodicCheck();
@@ -393,6 +414,8 @@ export class Daemon {
     this.batcher?.flush();
     await this.executor?.idle();
     this.executor?.close();
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   /** Resolves when no action is queued or running (tests). */

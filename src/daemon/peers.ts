@@ -1,6 +1,7 @@
 // Peer connections for one node: dial a peer (TLS, handshake, pin) as an OfferChannel, and serve an
 // inbound connection with an OfferReceiver. Composition only: the logic lives in net/ and sync/.
 import { CsyncError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import type { GroupName, LogicalPath, NodeName } from '../core/types.ts';
 import { BLOCK_HASH_BYTES, fromWireState, toWireState } from '../protocol/messages.ts';
 import type { Message } from '../protocol/messages.ts';
@@ -182,10 +183,11 @@ function outcomeOf(reply: Message, o: OutgoingOffer): OfferOutcome {
 
 /**
  * Serves one inbound connection: handshake as server, pin the client, then answer offers and data
- * frames until the link closes. Resolves when the link is closed; never throws.
+ * frames until the link closes. Resolves when the link is closed; never throws. `log` (default the
+ * context's) receives the link's records: the server passes a rate-limited one.
  */
-export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks, hooks: ReceiverHooks = {}): Promise<void> {
-  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
+export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks, hooks: ReceiverHooks = {}, log: Logger = rt.ctx.log): Promise<void> {
+  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: log });
   let receiver: OfferReceiver | undefined;
   try {
     // The claimed name must be a host of one of our groups and match its pin before any MAC is
@@ -200,7 +202,7 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
     rt.ctx.log.debug({ peer: hs.peer, groups: [...shared] }, 'Peer connected');
     hooks.peerSeen?.(hs.peer);
   } catch (err) {
-    rt.ctx.log.warn({ remote: transport.remoteLabel, peer: link.claimedPeer, code: err instanceof CsyncError ? err.code : 'bug', reason: String(err instanceof Error ? err.message : err) }, 'Inbound connection refused');
+    log.warn({ remote: transport.remoteLabel, peer: link.claimedPeer, code: err instanceof CsyncError ? err.code : 'bug', reason: String(err instanceof Error ? err.message : err) }, 'Inbound connection refused');
     link.close();
   }
   await link.closed;

@@ -1,7 +1,8 @@
 // An in-process Transport pair for unit and simulation tests (syncthing io.Pipe, mutagen net.Pipe).
 // Frames go through the real codec (encodeFrame + FrameDecoder), optionally cut into tiny chunks.
 import { CsyncError } from '../core/errors.ts';
-import { encodeFrame, FrameDecoder } from '../protocol/frame.ts';
+import { encodeFrame, FrameDecoder, PRE_AUTH_MAX_FRAME_BYTES } from '../protocol/frame.ts';
+import { MAX_FRAME_BYTES } from '../protocol/messages.ts';
 import type { Transport } from './transport.ts';
 
 /** Options of memoryTransportPair(). */
@@ -12,7 +13,10 @@ export interface MemoryTransportOptions {
   readonly keyingMaterial?: Uint8Array;
   /** What each end reports as peerFingerprint(): [seen by a, seen by b]. Default undefined. */
   readonly fingerprints?: readonly [string | undefined, string | undefined];
-  /** Receiver-side frame limit (default MAX_FRAME_BYTES), for oversized-frame tests. */
+  /**
+   * Receiver-side frame limit once the peer authenticated (default MAX_FRAME_BYTES), for
+   * oversized-frame tests; before, the smaller of it and PRE_AUTH_MAX_FRAME_BYTES applies.
+   */
   readonly maxFrameBytes?: number;
 }
 
@@ -39,6 +43,7 @@ class MemoryTransportEnd implements Transport {
   private localClosed = false;
   private remoteEnded = false;
   private iterated = false;
+  private authenticated = false;
 
   readonly remoteLabel: string;
   private readonly fingerprint: string | undefined;
@@ -70,9 +75,11 @@ class MemoryTransportEnd implements Transport {
   async *frames(): AsyncIterable<Uint8Array> {
     if (this.iterated) throw new Error('bug: Transport.frames() iterated twice');
     this.iterated = true;
-    const decoder = new FrameDecoder(this.opts.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.opts.maxFrameBytes });
+    const fullLimit = this.opts.maxFrameBytes ?? MAX_FRAME_BYTES;
+    const decoder = new FrameDecoder({ maxFrameBytes: Math.min(fullLimit, PRE_AUTH_MAX_FRAME_BYTES) });
     for (;;) {
       if (this.localClosed) return;
+      if (this.authenticated) decoder.setFrameLimit(fullLimit);
       const chunk = this.inbox.shift();
       if (chunk !== undefined) {
         decoder.push(chunk);
@@ -88,6 +95,10 @@ class MemoryTransportEnd implements Transport {
 
   keyingMaterial(): Uint8Array {
     return this.material;
+  }
+
+  peerAuthenticated(): void {
+    this.authenticated = true;
   }
 
   peerFingerprint(): string | undefined {

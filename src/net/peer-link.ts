@@ -4,6 +4,7 @@
 import type { Clock } from '../core/clock.ts';
 import { CsyncError, ERROR_CATALOGUE, type ErrorCode } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
+import { PRE_AUTH_MAX_FRAME_BYTES } from '../protocol/frame.ts';
 import { authMac, candidateGroups, REFUSED_MAC, verifyAuthMac } from '../protocol/handshake.ts';
 import {
   decodeMessage,
@@ -226,6 +227,7 @@ export class PeerLink {
   async send(msg: Message): Promise<void> {
     if (this.state === 'closed') throw this.closedError();
     const body = encodeMessage(msg);
+    if (this.state !== 'ready' && body.length > PRE_AUTH_MAX_FRAME_BYTES) throw handshakeTooBig(msg.type, body.length);
     if (body.length > MAX_FRAME_BYTES) throw new Error(`bug: ${msg.type} message of ${body.length} bytes exceeds MAX_FRAME_BYTES`);
     await this.transport.send(body);
   }
@@ -259,8 +261,10 @@ export class PeerLink {
     if (opts.role === 'client') {
       for (const group of candidates) await this.send({ type: 'auth', group, mac: macFor(group, 'client') });
       accepted = await this.receiveAuths(candidates, verify, deadline);
+      this.liftPreAuthLimits(accepted);
     } else {
       accepted = await this.receiveAuths(candidates, verify, deadline);
+      this.liftPreAuthLimits(accepted);
       for (const group of candidates) await this.send({ type: 'auth', group, mac: accepted.includes(group) ? macFor(group, 'server') : REFUSED_MAC });
     }
     const rejected = candidates.filter((g) => !accepted.includes(g));
@@ -288,6 +292,14 @@ export class PeerLink {
   }
 
   /** Reads one auth per candidate group; returns the groups whose MAC verified, sorted. */
+  /**
+   * The peer proved a key bound to this session: it may send full-size frames once it has our
+   * auth-result, so the pre-authentication limits are lifted before that is sent (protocol/README.md §6).
+   */
+  private liftPreAuthLimits(accepted: readonly string[]): void {
+    if (accepted.length > 0) this.transport.peerAuthenticated();
+  }
+
   private async receiveAuths(candidates: readonly string[], verify: (group: string, mac: Uint8Array) => boolean, deadline: Promise<never>): Promise<string[]> {
     const seen = new Set<string>();
     const accepted: string[] = [];
@@ -548,6 +560,13 @@ function checkHello(hello: Extract<Message, { type: 'hello' }>, opts: HandshakeO
     });
   }
   return hello.node;
+}
+
+/** Our own handshake message would exceed what the peer accepts before authentication. */
+function handshakeTooBig(type: string, bytes: number): CsyncError {
+  return new CsyncError('CSYNC_CONFIG_INVALID', `handshake: the ${JSON.stringify(type)} message of ${bytes} bytes exceeds the pre-authentication limit of ${PRE_AUTH_MAX_FRAME_BYTES}`, {
+    hint: 'the hello lists the groups shared with the peer: use fewer or shorter group names',
+  });
 }
 
 function unreachable(x: never): never {

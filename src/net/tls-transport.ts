@@ -4,9 +4,12 @@
 import * as tls from 'node:tls';
 import type { Socket } from 'node:net';
 import { CsyncError } from '../core/errors.ts';
-import { encodeFrame, FrameDecoder } from '../protocol/frame.ts';
+import { encodeFrame, FrameDecoder, PRE_AUTH_MAX_FRAME_BYTES } from '../protocol/frame.ts';
+import { MAX_FRAME_BYTES } from '../protocol/messages.ts';
 import type { Transport } from './transport.ts';
 import { fingerprintOfDer } from './cert.ts';
+import { DEFAULT_PRE_AUTH_LIMITS, PendingConnections, sourceKeyOf } from './admission.ts';
+import type { PreAuthLimits } from './admission.ts';
 
 /** RFC 8446 exporter label for the keying material the group-key handshake binds to (SPEC §5). */
 export const KEYING_MATERIAL_LABEL = 'EXPORTER-csync-auth';
@@ -17,8 +20,6 @@ const EMPTY_CONTEXT = Buffer.alloc(0);
 const HIGH_WATER_FRAMES = 4;
 /** How long close() waits for buffered writes to flush before destroying the socket. */
 const CLOSE_FLUSH_MS = 5_000;
-/** Server side: a peer that has not finished its TLS handshake by then is dropped. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 const UNREACHABLE_HINT = 'is `csync daemon` running there, and is the port open?';
 
 /**
@@ -36,14 +37,22 @@ const TLS_BASE = {
 
 type Waiter = { resolve: () => void; reject: (err: Error) => void };
 
+/** Options of the TlsTransport constructor. */
+export interface TlsTransportOptions {
+  /** Called once, when peerAuthenticated() is (the listener stops counting the connection). */
+  readonly onAuthenticated?: () => void;
+}
+
 /**
  * A Transport over one established tls.TLSSocket. The constructor takes ownership of the socket:
- * close() ends and destroys it. Construct only after the TLS handshake has completed.
+ * close() ends and destroys it. Construct only after the TLS handshake has completed. Until
+ * peerAuthenticated(), frame bodies over PRE_AUTH_MAX_FRAME_BYTES fail the transport.
  */
 export class TlsTransport implements Transport {
   readonly remoteLabel: string;
   private readonly socket: tls.TLSSocket;
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder = new FrameDecoder({ maxFrameBytes: PRE_AUTH_MAX_FRAME_BYTES });
+  private onAuthenticated: (() => void) | undefined;
   private readonly queue: Uint8Array[] = [];
   private readonly drainWaiters: Waiter[] = [];
   private readonly exported: Uint8Array;
@@ -55,8 +64,9 @@ export class TlsTransport implements Transport {
   private iterated = false;
 
   /** Wraps `socket` (handshake done). Sets TCP_NODELAY: Nagle costs ~40 ms per request/response. */
-  constructor(socket: tls.TLSSocket) {
+  constructor(socket: tls.TLSSocket, opts: TlsTransportOptions = {}) {
     this.socket = socket;
+    this.onAuthenticated = opts.onAuthenticated;
     this.remoteLabel = labelOf(socket.remoteAddress, socket.remotePort);
     this.exported = new Uint8Array(socket.exportKeyingMaterial(KEYING_MATERIAL_BYTES, KEYING_MATERIAL_LABEL, EMPTY_CONTEXT));
     this.fingerprint = peerFingerprintOf(socket);
@@ -104,6 +114,14 @@ export class TlsTransport implements Transport {
   /** 32 bytes exported with label "EXPORTER-csync-auth"; equal on both ends of one session only. */
   keyingMaterial(): Uint8Array {
     return this.exported;
+  }
+
+  /** Raises the frame limit to MAX_FRAME_BYTES and tells the listener (see Transport). Idempotent. */
+  peerAuthenticated(): void {
+    this.decoder.setFrameLimit(MAX_FRAME_BYTES);
+    const notify = this.onAuthenticated;
+    this.onAuthenticated = undefined;
+    notify?.();
   }
 
   /** "sha256:<hex>" of the peer certificate DER (undefined only if the peer sent none). */
@@ -233,6 +251,16 @@ export function connectTls(opts: ConnectTlsOptions): Promise<TlsTransport> {
   });
 }
 
+/** Why a connection was dropped before authentication: a limit, the deadline, TLS, or no certificate. */
+export type RejectKind = 'limit' | 'timeout' | 'tls' | 'no-certificate';
+
+/** A connection dropped before authentication, for the log. */
+export interface RejectInfo {
+  readonly remote: string;
+  readonly kind: RejectKind;
+  readonly reason: string;
+}
+
 /** Options for listenTls. `port` 0 picks a free port. `onReject` is told about dropped connections (for logs). */
 export interface ListenTlsOptions {
   host: string;
@@ -240,7 +268,9 @@ export interface ListenTlsOptions {
   certPem: string;
   keyPem: string;
   onConnection: (transport: TlsTransport) => void;
-  onReject?: (info: { remote: string; reason: string }) => void;
+  onReject?: (info: RejectInfo) => void;
+  /** Limits on connections that have not authenticated yet; DEFAULT_PRE_AUTH_LIMITS when absent. */
+  preAuth?: PreAuthLimits;
 }
 
 /** A listening TLS server. close() stops listening and destroys every open connection. */
@@ -253,25 +283,54 @@ export interface TlsListener {
  * Listens for peers over TLS 1.3, requiring a client certificate (connections without one are
  * destroyed before onConnection). Each accepted connection is handed over as a TlsTransport that
  * the callback owns. Rejects with CSYNC_IO when the address cannot be bound.
+ *
+ * Until its transport's peerAuthenticated() is called, a connection is "pending": at most
+ * `preAuth.maxPending` of them are held (and `maxPendingPerSource` per source address), a newer one
+ * beyond either limit is closed at once, and one still pending `timeoutMs` after its TCP accept is
+ * closed (whether it is stuck in TLS or in the csync handshake). Authenticated connections are never
+ * counted nor closed here. Every such close is reported to onReject.
  */
 export function listenTls(opts: ListenTlsOptions): Promise<TlsListener> {
+  const limits = opts.preAuth ?? DEFAULT_PRE_AUTH_LIMITS;
   const sockets = new Set<Socket>();
+  const pending = new PendingConnections(limits);
+  /** Release functions of pending connections, by "address|port" (the TLS socket's and the raw socket's agree). */
+  const releases = new Map<string, () => void>();
   const server = tls.createServer({
     ...TLS_BASE,
     requestCert: true,
     cert: opts.certPem,
     key: opts.keyPem,
-    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    // Node's own timer restarts on every byte; the absolute deadline below fires first.
+    handshakeTimeout: limits.timeoutMs + 1000,
     noDelay: true,
   });
+  const reject = (socket: Socket, kind: RejectKind, reason: string): void => {
+    opts.onReject?.({ remote: labelOf(socket.remoteAddress, socket.remotePort), kind, reason });
+    socket.destroy();
+  };
   server.on('connection', (raw: Socket) => {
     sockets.add(raw);
     raw.once('close', () => sockets.delete(raw));
+    const source = sourceKeyOf(raw.remoteAddress);
+    const verdict = pending.admit(source);
+    if (!verdict.ok) return reject(raw, 'limit', verdict.reason);
+    const key = connectionKey(raw);
+    const timer = setTimeout(() => reject(raw, 'timeout', `not authenticated within ${limits.timeoutMs} ms`), limits.timeoutMs);
+    const release = (): void => {
+      if (releases.get(key) !== release) return;
+      releases.delete(key);
+      clearTimeout(timer);
+      pending.release(source);
+    };
+    releases.set(key, release);
+    raw.once('close', release);
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-    opts.onReject?.({ remote: labelOf(socket.remoteAddress, socket.remotePort), reason: err.code ?? err.message });
+    // Node leaves the socket open after some of these (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
+    reject(socket, 'tls', `TLS handshake failed: ${err.code ?? err.message}`);
   });
-  server.on('secureConnection', (socket: tls.TLSSocket) => acceptSecure(socket, opts));
+  server.on('secureConnection', (socket: tls.TLSSocket) => acceptSecure(socket, opts, releases.get(connectionKey(socket))));
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(new CsyncError('CSYNC_IO', `listen on ${opts.host}:${opts.port}: ${err.code ?? err.message}`, {
@@ -288,14 +347,22 @@ export function listenTls(opts: ListenTlsOptions): Promise<TlsListener> {
 }
 
 /** Drops a client without a certificate (required because rejectUnauthorized is false), else hands it over. */
-function acceptSecure(socket: tls.TLSSocket, opts: ListenTlsOptions): void {
-  const remote = labelOf(socket.remoteAddress, socket.remotePort);
+function acceptSecure(socket: tls.TLSSocket, opts: ListenTlsOptions, release: (() => void) | undefined): void {
   if (!hasPeerCertificate(socket)) {
-    opts.onReject?.({ remote, reason: 'client presented no certificate' });
+    opts.onReject?.({ remote: labelOf(socket.remoteAddress, socket.remotePort), kind: 'no-certificate', reason: 'client presented no certificate' });
     socket.destroy();
     return;
   }
-  opts.onConnection(new TlsTransport(socket));
+  if (release === undefined) {
+    // Its raw socket already closed (and was released): nothing left to serve.
+    socket.destroy();
+    return;
+  }
+  opts.onConnection(new TlsTransport(socket, { onAuthenticated: release }));
+}
+
+function connectionKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
 }
 
 function closeServer(server: tls.Server, sockets: Set<Socket>): Promise<void> {

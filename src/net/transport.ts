@@ -21,6 +21,14 @@ export interface Transport {
   keyingMaterial(): Uint8Array;
   /** "sha256:<hex>" of the peer's certificate DER, or undefined when there is none (memory pairs). */
   peerFingerprint(): string | undefined;
+  /**
+   * Told by PeerLink once the peer has proven a group key bound to this session. Until then an
+   * adapter that reads from the network accepts frame bodies of at most PRE_AUTH_MAX_FRAME_BYTES
+   * (protocol/frame.ts) and may close the connection when it stays unauthenticated too long; from
+   * the next frame on it accepts up to MAX_FRAME_BYTES and stops counting it as unauthenticated.
+   * Idempotent. Required (not optional) so that a wrapping Transport cannot silently drop it.
+   */
+  peerAuthenticated(): void;
   /** A label for logs, e.g. "127.0.0.1:30865". */
   readonly remoteLabel: string;
   /** Closes both directions. Idempotent. Pending send() calls reject. */

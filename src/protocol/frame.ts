@@ -7,6 +7,13 @@ import { MAX_FRAME_BYTES } from './messages.ts';
 export const FRAME_HEADER_BYTES = 4;
 
 /**
+ * Largest body accepted before the peer has proven a group key (hello, auth, auth-result). 16 KiB
+ * holds a hello naming 256 groups of up to 60 characters; a peer without the key cannot make the
+ * receiver buffer more than this per connection (protocol/README.md §6).
+ */
+export const PRE_AUTH_MAX_FRAME_BYTES = 16 * 1024;
+
+/**
  * Prefixes `body` with its length as a u32 big-endian. Returns a new array (4 + body.length bytes).
  * Throws `Error('bug: …')` when the body exceeds MAX_FRAME_BYTES: the peer would reject it, so the
  * caller built a message it must have split (a bug here, not a peer problem).
@@ -38,7 +45,7 @@ export interface FrameDecoderOptions {
  *   copied exactly once into the returned frame, so total work is linear in the input.
  */
 export class FrameDecoder {
-  private readonly maxFrameBytes: number;
+  private maxFrameBytes: number;
   private chunks: Uint8Array[] = [];
   /** Index of the first unconsumed chunk in `chunks`. */
   private head = 0;
@@ -51,6 +58,20 @@ export class FrameDecoder {
 
   constructor(opts: FrameDecoderOptions = {}) {
     this.maxFrameBytes = opts.maxFrameBytes ?? MAX_FRAME_BYTES;
+  }
+
+  /** The largest body currently accepted, in bytes. */
+  get frameLimit(): number {
+    return this.maxFrameBytes;
+  }
+
+  /**
+   * Changes the largest body accepted for every header parsed from now on (e.g. raised from
+   * PRE_AUTH_MAX_FRAME_BYTES to MAX_FRAME_BYTES once the peer authenticated). A header already
+   * parsed keeps the verdict it got; a decoder that failed stays failed.
+   */
+  setFrameLimit(maxFrameBytes: number): void {
+    this.maxFrameBytes = maxFrameBytes;
   }
 
   /** Bytes received but not yet returned as frames (header bytes already parsed are not counted). */

@@ -2,6 +2,7 @@
 // Pure (Uint8Array only). Every inbound frame passes validateMessage() in PeerLink before anything else.
 import { CsyncError } from '../core/errors.ts';
 import type { EntryKind, FileState, LogicalPath } from '../core/types.ts';
+import { MAX_VERSION_COUNTER } from '../core/version.ts';
 
 /** Bumped on any incompatible change to frames or messages (see protocol/README.md). */
 export const PROTOCOL_VERSION = 1;
@@ -355,7 +356,7 @@ function validateVersion(raw: unknown, where: string): Record<string, number> {
   if (nodes.length > MAX_VERSION_ENTRIES) throw invalid(`${where} has more than ${MAX_VERSION_ENTRIES} counters`);
   const out: Record<string, number> = {};
   for (const node of nodes.sort()) {
-    out[name(node, `${where} key`)] = integer(v[node], `${where} counter`, 1, Number.MAX_SAFE_INTEGER);
+    out[name(node, `${where} key`)] = integer(v[node], `${where} counter`, 1, MAX_VERSION_COUNTER);
   }
   return out;
 }

@@ -9,7 +9,7 @@ import type { ErrorCode } from '../../src/core/errors.ts';
 import { renderError } from '../../src/cli/output.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const SYSEXITS = new Set([1, 64, 65, 69, 70, 74, 76, 77, 78]);
+const SYSEXITS = new Set([1, 64, 65, 69, 70, 74, 75, 76, 77, 78]);
 
 describe('error catalogue', () => {
   const source = readFileSync(resolve(ROOT, 'src/core/errors.ts'), 'utf8');

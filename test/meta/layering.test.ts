@@ -27,7 +27,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 
 /** Adapters that touch Node or a native dependency (⚙): only daemon/, cli/ and tests import them. */
 const ADAPTERS = new Set([
-  'config/load.ts', 'fs/node-fs.ts', 'store/sqlite-store.ts', 'store/migrate.ts', 'net/tls-transport.ts', 'net/cert.ts',
+  'config/load.ts', 'fs/node-fs.ts', 'store/sqlite-store.ts', 'store/migrate.ts', 'store/state-dir-lock.ts', 'net/tls-transport.ts', 'net/cert.ts',
   'watcher/chokidar-source.ts', 'actions/child-process-runner.ts',
 ]);
 

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { CsyncError } from '../../src/core/errors.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.ts';
 import { decodeMessage, encodeMessage, validateMessage, type Message, type WireState } from '../../src/protocol/messages.ts';
+import { MAX_VERSION_COUNTER } from '../../src/core/version.ts';
 
 const NUM_RUNS = 200;
 
@@ -23,7 +24,7 @@ const wireStateArb: fc.Arbitrary<WireState> = fc.record(
     gid: fc.nat({ max: 0xffffffff }),
     target: pathArb,
     hash: fc.stringMatching(/^[0-9a-f]{16}$/),
-    version: fc.dictionary(nameArb, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { maxKeys: 4 }).map((v) =>
+    version: fc.dictionary(nameArb, fc.integer({ min: 1, max: MAX_VERSION_COUNTER }), { maxKeys: 4 }).map((v) =>
       Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     ),
     origin: nameArb,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CsyncError } from '../../../src/core/errors.ts';
-import { encodeFrame, FrameDecoder } from '../../../src/protocol/frame.ts';
+import { encodeFrame, FrameDecoder, PRE_AUTH_MAX_FRAME_BYTES } from '../../../src/protocol/frame.ts';
 import { MAX_FRAME_BYTES } from '../../../src/protocol/messages.ts';
 
 const BODY_A = new Uint8Array([1, 2, 3]);
@@ -114,6 +114,21 @@ describe('FrameDecoder', () => {
     d.push(concat(encodeFrame(BODY_A), header(0xffffffff)));
     assert.deepEqual(d.next(), BODY_A);
     assert.throws(() => d.next(), { message: 'frame of 4294967295 bytes exceeds the limit of 10' });
+  });
+
+  it('applies a raised limit to the next header, not to one already refused', () => {
+    const d = new FrameDecoder({ maxFrameBytes: PRE_AUTH_MAX_FRAME_BYTES });
+    assert.equal(d.frameLimit, PRE_AUTH_MAX_FRAME_BYTES);
+    d.push(encodeFrame(BODY_A));
+    assert.deepEqual(d.next(), BODY_A);
+    d.setFrameLimit(MAX_FRAME_BYTES);
+    const big = new Uint8Array(64 * 1024);
+    d.push(encodeFrame(big));
+    assert.deepEqual(d.next(), big);
+    const small = new FrameDecoder({ maxFrameBytes: PRE_AUTH_MAX_FRAME_BYTES });
+    assert.throws(() => small.push(encodeFrame(big)), { message: `frame of 65536 bytes exceeds the limit of ${PRE_AUTH_MAX_FRAME_BYTES}` });
+    small.setFrameLimit(MAX_FRAME_BYTES);
+    assert.throws(() => small.next(), { code: 'CSYNC_PROTO_INVALID_FRAME' });
   });
 
   it('finish() throws when the stream ended inside a frame', () => {

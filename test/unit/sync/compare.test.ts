@@ -34,6 +34,7 @@ function counting(t: Transport, count: { bytes: number }): Transport {
     },
     keyingMaterial: () => t.keyingMaterial(),
     peerFingerprint: () => t.peerFingerprint(),
+    peerAuthenticated: () => t.peerAuthenticated(),
     close: () => t.close(),
   };
 }
