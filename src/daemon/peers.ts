@@ -5,7 +5,7 @@ import type { GroupName, LogicalPath, NodeName } from '../core/types.ts';
 import { BLOCK_HASH_BYTES, fromWireState, toWireState } from '../protocol/messages.ts';
 import type { Message } from '../protocol/messages.ts';
 import { PeerLink } from '../net/peer-link.ts';
-import type { InboundRequest } from '../net/peer-link.ts';
+import type { InboundRequest, PeerLinkOptions } from '../net/peer-link.ts';
 import { checkPin, pinMismatchError } from '../net/pinning.ts';
 import { connectTls } from '../net/tls-transport.ts';
 import type { Transport } from '../net/transport.ts';
@@ -25,6 +25,12 @@ export interface TlsMaterial {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const EMPTY = new Uint8Array(0);
+
+/** PeerLink options of this node: its clock, log and the configured `idle_timeout`. */
+function linkOptions(rt: Runtime): PeerLinkOptions {
+  const idle = rt.view.config.idleTimeoutMs;
+  return { clock: rt.ctx.clock, logger: rt.ctx.log, ...(idle === undefined ? {} : { requestTimeoutMs: idle }) };
+}
 
 /** Keys of the groups this node shares with `peer`. */
 function keysSharedWith(rt: Runtime, peer: NodeName): Map<GroupName, Uint8Array> {
@@ -69,7 +75,7 @@ export async function openChannel(rt: Runtime, transport: Transport, peer: NodeN
 
 /** Authenticates an outbound transport to `peer` (handshake, pin): the link and the shared groups. */
 export async function openLink(rt: Runtime, transport: Transport, peer: NodeName): Promise<{ link: PeerLink; shared: Set<GroupName> }> {
-  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
+  const link = new PeerLink(transport, linkOptions(rt));
   try {
     const hs = await link.handshake({ self: rt.view.self, groups: keysSharedWith(rt, peer), role: 'client', expectedPeer: peer });
     enforcePin(rt, peer, transport);
@@ -102,25 +108,38 @@ function channelOver(link: PeerLink, peer: NodeName, shared: ReadonlySet<GroupNa
       let streamed = 0;
       if (reply.type === 'offer-reply' && reply.result === 'need') {
         const id = reply.id;
+        // Awaited from now on: the peer may answer before the stream ends (it refused the
+        // transfer), and a link that fails or goes idle mid-stream rejects it (never unhandled).
         const final = link.awaitReply(id);
+        let answered = false;
+        const over = final.then(() => (answered = true), () => (answered = true));
+        const sendOrStop = (m: Message): Promise<unknown> => Promise.race([link.send(m), over]);
         try {
           // With block hashes the peer has an older copy: send only the blocks that differ (without a
           // delta source, every block: always valid). Else the whole content, at consecutive offsets.
           const sig = reply.blocks && reply.blockHashes ? { blockBytes: reply.blocks.blockBytes, hashes: reply.blockHashes } : undefined;
           let end = 0;
           for await (const b of sig && delta ? delta(sig) : allBlocks(content())) {
-            await link.send({ type: 'data', id, offset: b.offset, last: false, bytes: b.bytes });
+            await sendOrStop({ type: 'data', id, offset: b.offset, last: false, bytes: b.bytes });
+            if (answered) break;
             end = b.offset + b.bytes.length;
             streamed += b.bytes.length;
           }
-          await link.send({ type: 'data', id, offset: sig ? Math.max(end, o.state.meta.sizeBytes) : end, last: true, bytes: EMPTY });
+          if (!answered) await sendOrStop({ type: 'data', id, offset: sig ? Math.max(end, o.state.meta.sizeBytes) : end, last: true, bytes: EMPTY });
         } catch (err) {
-          final.catch(() => undefined);
-          throw err;
+          // The link failed mid-stream; `final` rejects with the same cause.
+          if (!answered) throw err;
         }
         // Streaming a large file takes its time: the reply timeout starts after the last frame.
         link.restartTimer(id);
-        reply = await final;
+        try {
+          reply = await final;
+        } catch (err) {
+          // No bytes moved for the idle timeout: a send may still hang on a stalled socket, and the
+          // peer holds half a transfer. The link is unusable; close it (its other requests fail too).
+          if (err instanceof CsyncError && err.code === 'CSYNC_PROTO_TIMEOUT') link.close();
+          throw err;
+        }
       }
       return { ...outcomeOf(reply, o), contentBytes: streamed + (o.content?.length ?? 0) };
     },
@@ -142,7 +161,7 @@ function outcomeOf(reply: Message, o: OutgoingOffer): OfferOutcome {
  * frames until the link closes. Resolves when the link is closed; never throws.
  */
 export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks, hooks: ReceiverHooks = {}): Promise<void> {
-  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
+  const link = new PeerLink(transport, linkOptions(rt));
   let receiver: OfferReceiver | undefined;
   try {
     const hs = await link.handshake({ self: rt.view.self, groups: rt.keys, role: 'server' });
