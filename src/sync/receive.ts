@@ -54,7 +54,11 @@ interface Transfer {
   cancelIdle: () => void;
 }
 
-/** A transfer with no data frame for this long is abandoned (its temp file removed, the path lock freed). */
+/**
+ * A transfer with no data frame for this long is abandoned (its temp file removed, the path lock
+ * freed): twice the configured `idle_timeout`, by default 60 s. A sender that stalled gives up on its
+ * side after one idle timeout, so the path is free again soon after.
+ */
 export const TRANSFER_IDLE_TIMEOUT_MS = 60_000;
 
 /** Callbacks a receiver reports to (the daemon: actions, pushes). All optional. */
@@ -143,9 +147,11 @@ export class OfferReceiver {
 
   private armIdle(id: number, tr: Transfer): void {
     tr.cancelIdle();
+    const configured = this.ctx.view.config.idleTimeoutMs;
+    const idleMs = configured === undefined ? TRANSFER_IDLE_TIMEOUT_MS : 2 * configured;
     tr.cancelIdle = this.ctx.clock.setTimer(() => {
-      tr.queue.fail(new CsyncError('CSYNC_PROTO_TIMEOUT', `transfer ${id} from ${JSON.stringify(this.peer)}: no data for ${TRANSFER_IDLE_TIMEOUT_MS} ms`));
-    }, TRANSFER_IDLE_TIMEOUT_MS);
+      tr.queue.fail(new CsyncError('CSYNC_PROTO_TIMEOUT', `transfer ${id} from ${JSON.stringify(this.peer)}: no data for ${idleMs} ms`));
+    }, idleMs);
   }
 
   /** Fails every open transfer (the link closed). Temp files are removed by the writers. */
