@@ -6,7 +6,9 @@ import { sameContent, sameMeta } from '../core/decide.ts';
 import { compareVersions, mergeVersions } from '../core/version.ts';
 import type { DirtyEntry, DirtyRow } from '../store/state-store.ts';
 import { wouldDeleteTooMany } from '../core/safety.ts';
+import { wireMtimeFits } from '../protocol/messages.ts';
 import type { SyncContext } from './context.ts';
+import { transactEach } from './isolate.ts';
 import type { OfferOutcome } from './receive.ts';
 import { relOf, targetsOf } from './scope.ts';
 import { preserveLoser } from './losers.ts';
@@ -267,6 +269,11 @@ async function offerOne(
     fail(ctx, ch, report, state.path, `no group shared with ${ch.peer} holds this path`);
     return;
   }
+  if (!wireMtimeFits(state.meta.mtimeNs)) {
+    // The peer would refuse the whole message and close the link for every other entry.
+    fail(ctx, ch, report, state.path, `modification time ${state.meta.mtimeNs} ns cannot be sent (protocol limit: 20 digits, year 5138); touch the file`);
+    return;
+  }
   try {
     const content = await inlineContent(ctx, place.absPath, state);
     const outcome = await ch.offer(
@@ -316,19 +323,22 @@ async function inlineContent(ctx: SyncContext, absPath: string, state: FileState
  * rows dirty; they are offered again and answered `have`.
  */
 class WriteBatch {
-  private jobs: (() => void)[] = [];
+  private jobs: { path: LogicalPath; run: () => void }[] = [];
   private readonly ctx: SyncContext;
   constructor(ctx: SyncContext) {
     this.ctx = ctx;
   }
-  add(job: () => void): void {
-    this.jobs.push(job);
+  add(path: LogicalPath, job: () => void): void {
+    this.jobs.push({ path, run: job });
     if (this.jobs.length >= BATCH_SIZE) this.flush();
   }
+  /** Commits the batch; an entry whose outcome the store refuses stays dirty (offered again), alone. */
   flush(): void {
     const jobs = this.jobs;
     this.jobs = [];
-    if (jobs.length > 0) this.ctx.store.transaction(() => jobs.forEach((j) => j()));
+    for (const [i, err] of transactEach(this.ctx.store, jobs.map((j) => j.run))) {
+      this.ctx.log.warn({ path: jobs[i]?.path, reason: err instanceof Error ? err.message : String(err) }, 'Could not record an outcome; the entry stays dirty');
+    }
   }
 }
 
@@ -341,7 +351,7 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
       report.sent++;
       report.delivered.push(sent.path);
       report.bytes += outcome.contentBytes ?? (sent.meta.kind === 'file' ? sent.meta.sizeBytes : 0);
-      batch.add(() => {
+      batch.add(sent.path, () => {
         // An auto-resolved conflict comes back with a version superseding both: adopt it.
         if (outcome.state && compareVersions(outcome.state.version, sent.version) !== 'equal') {
           adoptMergedVersion(ctx, sent, outcome.state);
@@ -353,14 +363,14 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
       return;
     case 'superseded':
       report.superseded.push(sent.path);
-      batch.add(() => ctx.store.clearDirty(sent.path, peer, sent.version));
+      batch.add(sent.path, () => ctx.store.clearDirty(sent.path, peer, sent.version));
       ctx.log.info({ peer, path: sent.path, local: sent.version, remote: outcome.state?.version, rule: outcome.reason }, 'Conflict resolved: peer version wins');
       return;
     case 'have':
     case 'merged':
       report.have++;
       report.delivered.push(sent.path);
-      batch.add(() => {
+      batch.add(sent.path, () => {
         // Merged there, or already held there under a newer version of the same state: take the
         // peer's version, so a later edit here is not mistaken for a concurrent one.
         if (outcome.state && (outcome.result === 'merged' || sameMeta(outcome.state.meta, sent.meta, ignoredFor(ctx, sent.path)))) adoptMergedVersion(ctx, sent, outcome.state);
