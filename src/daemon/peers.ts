@@ -9,8 +9,8 @@ import type { InboundRequest, PeerLinkOptions } from '../net/peer-link.ts';
 import { checkPin, pinMismatchError } from '../net/pinning.ts';
 import { connectTls } from '../net/tls-transport.ts';
 import type { Transport } from '../net/transport.ts';
-import { OfferReceiver } from '../sync/receive.ts';
-import type { OfferOutcome, ReceiverHooks } from '../sync/receive.ts';
+import { MAX_OFFERS_PER_LINK, OfferReceiver } from '../sync/receive.ts';
+import type { OfferBudget, OfferOutcome, ReceiverHooks } from '../sync/receive.ts';
 import type { OfferChannel, OutgoingOffer } from '../sync/update.ts';
 import type { PathLocks } from '../sync/path-locks.ts';
 import { allBlocks } from '../sync/delta.ts';
@@ -160,7 +160,7 @@ function outcomeOf(reply: Message, o: OutgoingOffer): OfferOutcome {
  * Serves one inbound connection: handshake as server, pin the client, then answer offers and data
  * frames until the link closes. Resolves when the link is closed; never throws.
  */
-export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks, hooks: ReceiverHooks = {}): Promise<void> {
+export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks, hooks: ReceiverHooks = {}, budget?: OfferBudget): Promise<void> {
   const link = new PeerLink(transport, linkOptions(rt));
   let receiver: OfferReceiver | undefined;
   try {
@@ -168,10 +168,10 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
     enforcePin(rt, hs.peer, transport);
     // A group is shared only if the peer is one of its hosts, whatever keys it holds.
     const shared = new Set(hs.groups.filter((g) => rt.view.groups.get(g)?.config.hosts.includes(hs.peer)));
-    receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks, hooks);
+    receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks, hooks, budget);
     const r = receiver;
     const lists = new ListServer(rt.ctx, shared);
-    link.onRequest((msg, l) => (msg.type === 'list' ? lists.serve(msg, l) : handleRequest(r, msg, l)));
+    link.onRequest((msg, l) => (msg.type === 'list' ? lists.serve(msg, l) : handleRequest(rt, r, msg, l)));
     rt.ctx.log.debug({ peer: hs.peer, groups: [...shared] }, 'Peer connected');
     hooks.peerSeen?.(hs.peer);
   } catch (err) {
@@ -182,7 +182,14 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
   receiver?.close();
 }
 
-async function handleRequest(receiver: OfferReceiver, msg: InboundRequest, link: PeerLink): Promise<void> {
+async function handleRequest(rt: Runtime, receiver: OfferReceiver, msg: InboundRequest, link: PeerLink): Promise<void> {
+  if (msg.type === 'offer' && receiver.inFlight >= MAX_OFFERS_PER_LINK) {
+    // protocol/README.md §6: more in flight closes the link (this one only; its transfers fail and
+    // their temp files are removed).
+    rt.ctx.log.warn({ peer: link.peer, code: 'CSYNC_PROTO_INVALID_MESSAGE', inFlight: receiver.inFlight }, 'Too many offers in flight; closing link');
+    link.close();
+    return;
+  }
   if (msg.type === 'offer') {
     const out = await receiver.receiveOffer({
       id: msg.id, group: msg.group, root: msg.root, rel: msg.rel, force: msg.force,

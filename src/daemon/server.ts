@@ -4,6 +4,7 @@ import { CsyncError } from '../core/errors.ts';
 import { listenTls } from '../net/tls-transport.ts';
 import type { TlsListener } from '../net/tls-transport.ts';
 import { PathLocks } from '../sync/path-locks.ts';
+import { OfferBudget } from '../sync/receive.ts';
 import type { ReceiverHooks } from '../sync/receive.ts';
 import { servePeer } from './peers.ts';
 import type { TlsMaterial } from './peers.ts';
@@ -31,6 +32,8 @@ export interface Server {
 /** Starts listening on this node's `[hosts]` address (or `host` when given, e.g. '127.0.0.1'). */
 export async function startServer(rt: Runtime, tls: TlsMaterial, opts: { host?: string; port?: number; hooks?: ReceiverHooks } = {}): Promise<Server> {
   const locks = new PathLocks();
+  // Offers in flight across every inbound link of this daemon (issue 11 item 5).
+  const budget = new OfferBudget();
   const serving = new Set<Promise<void>>();
   const listener: TlsListener = await listenTls({
     host: opts.host ?? rt.view.listen.address,
@@ -38,7 +41,7 @@ export async function startServer(rt: Runtime, tls: TlsMaterial, opts: { host?: 
     certPem: tls.certPem,
     keyPem: tls.keyPem,
     onConnection: (t) => {
-      const p = servePeer(rt, t, locks, opts.hooks).finally(() => serving.delete(p));
+      const p = servePeer(rt, t, locks, opts.hooks, budget).finally(() => serving.delete(p));
       serving.add(p);
     },
     onReject: (info) => rt.ctx.log.warn(info, 'Connection dropped before authentication'),

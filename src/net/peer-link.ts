@@ -86,6 +86,11 @@ interface Pending {
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Payload bytes inbound handlers may hold before the link stops reading (backpressure). */
 export const MAX_INBOUND_BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * Inbound messages queued for handlers, and replies not yet accepted by the transport, before the
+ * link stops reading (backpressure): a flood of tiny frames or pings holds bounded memory.
+ */
+export const MAX_INBOUND_BACKLOG = 4096;
 /** Inbound requests one link may have in flight at once (see dispatch()). */
 export const MAX_INBOUND_IN_FLIGHT = 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -322,8 +327,9 @@ export class PeerLink {
         this.touch();
         this.lastReceivedMs = this.lastActivityMs;
         this.route(this.decode(next.value));
-        // Backpressure: stop reading while handlers hold too many bytes; TCP then slows the peer.
-        if (this.inboundBytes > MAX_INBOUND_BUFFER_BYTES) await this.drained();
+        // Backpressure: stop reading while handlers hold too many bytes or messages, or replies wait
+        // for the socket; TCP then slows the peer.
+        if (this.backlogged(1)) await this.drained();
       }
       this.shutdown(undefined, { sayBye: false });
     } catch (err) {
@@ -382,6 +388,8 @@ export class PeerLink {
 
   /** Runs the handler, chained after earlier messages with the same id. */
   private inboundBytes = 0;
+  private inboundMessages = 0;
+  private unsentReplies = 0;
   private onDrained: (() => void) | undefined;
 
   /** Resolves once the bytes held by inbound handlers fall to half the limit (or the link closes). */
@@ -391,9 +399,19 @@ export class PeerLink {
     });
   }
 
-  private releaseInbound(bytes: number): void {
+  /** True while more than `share` of a backlog limit is in use (1: over the limit; 0.5: not yet drained). */
+  private backlogged(share: number): boolean {
+    return this.inboundBytes > MAX_INBOUND_BUFFER_BYTES * share || this.inboundMessages > MAX_INBOUND_BACKLOG * share || this.unsentReplies > MAX_INBOUND_BACKLOG * share;
+  }
+
+  private releaseInbound(bytes: number, messages: number): void {
     this.inboundBytes -= bytes;
-    if (this.onDrained && (this.inboundBytes <= MAX_INBOUND_BUFFER_BYTES / 2 || this.state !== 'ready')) {
+    this.inboundMessages -= messages;
+    this.wakeIfDrained();
+  }
+
+  private wakeIfDrained(): void {
+    if (this.onDrained && (!this.backlogged(0.5) || this.state !== 'ready')) {
       const wake = this.onDrained;
       this.onDrained = undefined;
       wake();
@@ -411,7 +429,8 @@ export class PeerLink {
     const previous = this.inbound.get(msg.id) ?? Promise.resolve();
     const bytes = msg.type === 'data' ? msg.bytes.length : msg.type === 'offer' ? (msg.content?.length ?? 0) : 0;
     this.inboundBytes += bytes;
-    const current = previous.then(() => this.serve(msg)).finally(() => this.releaseInbound(bytes));
+    this.inboundMessages++;
+    const current = previous.then(() => this.serve(msg)).finally(() => this.releaseInbound(bytes, 1));
     this.inbound.set(msg.id, current);
     void current.then(() => {
       if (this.inbound.get(msg.id) === current) this.inbound.delete(msg.id);
@@ -434,7 +453,13 @@ export class PeerLink {
 
   /** Best-effort send of a reply: a closed link has nobody left to answer. */
   private reply(msg: Message): void {
-    this.send(msg).catch((err: unknown) => this.log.debug({ peer: this.peerName, err }, 'Reply not sent: link closed'));
+    this.unsentReplies++;
+    this.send(msg)
+      .catch((err: unknown) => this.log.debug({ peer: this.peerName, err }, 'Reply not sent: link closed'))
+      .finally(() => {
+        this.unsentReplies--;
+        this.wakeIfDrained();
+      });
   }
 
   // ---- pending requests and closing ---------------------------------------------------------------
@@ -526,6 +551,7 @@ export class PeerLink {
       this.transport.send(encodeMessage({ type: 'bye' })).catch(() => undefined);
     }
     this.cancelKeepalive();
+    this.wakeIfDrained();
     this.transport.close();
     for (const id of [...this.pending.keys()]) this.settleWithError(id, this.closedError(reason));
     this.markClosed();

@@ -49,6 +49,8 @@ interface Transfer {
   /** Delta transfer: offsets may skip ranges (the old file fills them); else they are contiguous. */
   readonly delta: boolean;
   readonly done: Promise<OfferOutcome>;
+  /** The offered size: a frame ending past it fails the transfer at once. */
+  readonly sizeBytes: number;
   nextOffset: number;
   /** Cancels the idle timer; re-armed on every data frame. */
   cancelIdle: () => void;
@@ -60,6 +62,36 @@ interface Transfer {
  * side after one idle timeout, so the path is free again soon after.
  */
 export const TRANSFER_IDLE_TIMEOUT_MS = 60_000;
+
+/** Offers one link may have in flight (deciding, or transferring): more closes that link. */
+export const MAX_OFFERS_PER_LINK = 1024;
+/** Offers all links of one process may have in flight: past it, offers are refused as busy. */
+export const MAX_OFFERS_PER_DAEMON = 4096;
+
+/**
+ * Offers in flight across every receiver of one process (each transfer holds a temp file and a file
+ * descriptor). Shared like PathLocks; a receiver takes a slot per offer and frees it when the offer
+ * is settled (its transfer ended, or it needed none).
+ */
+export class OfferBudget {
+  private used = 0;
+  readonly max: number;
+  constructor(max = MAX_OFFERS_PER_DAEMON) {
+    this.max = max;
+  }
+  /** Takes a slot; false when all are in use. */
+  take(): boolean {
+    if (this.used >= this.max) return false;
+    this.used++;
+    return true;
+  }
+  release(): void {
+    this.used--;
+  }
+  get inUse(): number {
+    return this.used;
+  }
+}
 
 /** Callbacks a receiver reports to (the daemon: actions, pushes). All optional. */
 export interface ReceiverHooks {
@@ -83,13 +115,16 @@ export class OfferReceiver {
   /** Parent directories verified during this link's current burst (see ApplyTarget.verifiedDirs). */
   private readonly verifiedDirs = new Set<string>();
   private verifiedAtMs = 0;
+  private readonly budget: OfferBudget;
+  private offersInFlight = 0;
 
-  constructor(ctx: SyncContext, peer: NodeName, sharedGroups: ReadonlySet<GroupName>, locks: PathLocks, hooks: ReceiverHooks = {}) {
+  constructor(ctx: SyncContext, peer: NodeName, sharedGroups: ReadonlySet<GroupName>, locks: PathLocks, hooks: ReceiverHooks = {}, budget = new OfferBudget()) {
     this.ctx = ctx;
     this.peer = peer;
     this.sharedGroups = sharedGroups;
     this.locks = locks;
     this.hooks = hooks;
+    this.budget = budget;
     this.commits = new GroupCommit(ctx.fs, ctx.store);
   }
 
@@ -98,10 +133,40 @@ export class OfferReceiver {
    * comes from receiveData() after the last data frame. Never throws: refusals are 'rejected'.
    */
   async receiveOffer(offer: IncomingOffer): Promise<OfferOutcome> {
+    if (!this.budget.take()) {
+      this.ctx.log.warn({ peer: this.peer, inFlight: this.budget.inUse }, 'Offer refused: too many transfers in flight on this node');
+      return { result: 'rejected', reason: `receiver busy: ${this.budget.max} offers in flight; retried later` };
+    }
+    this.offersInFlight++;
+    let freed = false;
+    const free = (): void => {
+      if (freed) return;
+      freed = true;
+      this.offersInFlight--;
+      this.budget.release();
+    };
+    try {
+      return await this.admitted(offer, free);
+    } catch (err) {
+      free();
+      throw err;
+    }
+  }
+
+  /**
+   * Offers of this link that are being decided or transferred. Past MAX_OFFERS_PER_LINK the daemon
+   * closes the link (protocol/README.md §6): a well-behaved sender keeps a window of 256.
+   */
+  get inFlight(): number {
+    return this.offersInFlight;
+  }
+
+  private async admitted(offer: IncomingOffer, free: () => void): Promise<OfferOutcome> {
     let target: Target;
     try {
       target = this.targetOf(offer);
     } catch (err) {
+      free();
       this.ctx.log.warn({ peer: this.peer, group: offer.group, root: offer.root, reason: reasonOf(err) }, 'Rejected offer');
       return { result: 'rejected', reason: reasonOf(err) };
     }
@@ -111,8 +176,11 @@ export class OfferReceiver {
     const firstReply = new Promise<OfferOutcome>((resolve) => {
       first = resolve;
     });
+    // The lock is held, and the slot taken, until the offer is settled (for a transfer: until its
+    // last byte is written and recorded, or it failed).
     this.locks
       .run(path, () => this.handleLocked(offer, target, incoming, first))
+      .finally(free)
       .then(first, (err: unknown) => {
         this.ctx.log.warn({ peer: this.peer, path, reason: reasonOf(err) }, 'Could not apply change');
         first({ result: 'rejected', reason: reasonOf(err) });
@@ -130,6 +198,13 @@ export class OfferReceiver {
     this.armIdle(data.id, tr);
     if (tr.delta ? data.offset < tr.nextOffset : data.offset !== tr.nextOffset) {
       tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data at offset ${data.offset}, expected ${tr.delta ? 'at least ' : ''}${tr.nextOffset}`));
+    } else if (data.offset + data.bytes.length > tr.sizeBytes) {
+      // Enforced as bytes arrive: a peer that declared N bytes cannot make the temp file grow past N.
+      tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data up to byte ${data.offset + data.bytes.length} exceeds the offered size of ${tr.sizeBytes} bytes`));
+      // The final reply goes out now; later frames of this id find no transfer and are dropped.
+      const out = await tr.done;
+      this.transfers.delete(data.id);
+      return out;
     } else {
       tr.nextOffset = data.offset + data.bytes.length;
       if (data.bytes.length > 0) tr.queue.push({ offset: data.offset, bytes: data.bytes });
@@ -327,7 +402,7 @@ export class OfferReceiver {
       const content = blocks ? reconstruct(fs, abs, meta.sizeBytes, queue) : bytesOf(queue);
       const done = applyFile(this.ctx, t, meta, content, { syncDir: false }).then((st) => this.record(t, incoming, { syncParent: true, st }));
       const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => ({ result: 'rejected' as const, reason: reasonOf(err) }));
-      const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, nextOffset: 0, cancelIdle: () => undefined };
+      const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, sizeBytes: meta.sizeBytes, nextOffset: 0, cancelIdle: () => undefined };
       this.armIdle(offer.id, tr);
       this.transfers.set(offer.id, tr);
       first(blocks ? { result: 'need', blocks } : { result: 'need' });

@@ -6,7 +6,7 @@ import { manualClock, type ManualClock } from '../../../src/core/clock.ts';
 import { CsyncError } from '../../../src/core/errors.ts';
 import { memoryLogger, type LogRecord } from '../../../src/core/logger.ts';
 import { memoryTransportPair, type MemoryTransportOptions } from '../../../src/net/memory-transport.ts';
-import { PeerLink, type HandshakeResult } from '../../../src/net/peer-link.ts';
+import { MAX_INBOUND_BACKLOG, PeerLink, type HandshakeResult } from '../../../src/net/peer-link.ts';
 import type { Transport } from '../../../src/net/transport.ts';
 import { decodeMessage, encodeMessage, type Message, type WireState } from '../../../src/protocol/messages.ts';
 
@@ -300,6 +300,50 @@ describe('PeerLink requests', () => {
     await assert.rejects(pending, isCode('CSYNC_PEER_UNREACHABLE'));
     await p.server.closed;
     assert.throws(() => p.client.request({ type: 'ping' }), isCode('CSYNC_PEER_UNREACHABLE'));
+  });
+});
+
+describe('PeerLink backpressure (issue 11 item 5)', () => {
+  it('stops reading a flood of tiny frames once MAX_INBOUND_BACKLOG wait for a busy handler, and loses none', async () => {
+    const clock = manualClock();
+    const [mine, theirs] = memoryTransportPair();
+    let pulled = 0;
+    // Counts the frames the server's link has taken from its transport.
+    const counting: Transport = {
+      remoteLabel: theirs.remoteLabel,
+      send: (f) => theirs.send(f),
+      close: () => theirs.close(),
+      keyingMaterial: () => theirs.keyingMaterial(),
+      peerFingerprint: () => theirs.peerFingerprint(),
+      frames: () => ({
+        [Symbol.asyncIterator]: () => {
+          const inner = theirs.frames()[Symbol.asyncIterator]();
+          return { next: async () => { const n = await inner.next(); pulled++; return n; } };
+        },
+      }),
+    };
+    const client = new PeerLink(mine, { clock });
+    const server = new PeerLink(counting, { clock });
+    links.push(client, server);
+    await Promise.all([
+      client.handshake({ self: 'a', groups: new Map([['web', WEB_KEY]]), role: 'client' }),
+      server.handshake({ self: 'b', groups: new Map([['web', WEB_KEY]]), role: 'server' }),
+    ]);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let handled = 0;
+    server.onRequest(async () => {
+      await gate;
+      handled++;
+    });
+    const before = pulled;
+    const FLOOD = MAX_INBOUND_BACKLOG * 2;
+    for (let i = 0; i < FLOOD; i++) void client.send({ type: 'data', id: 7, offset: i, last: false, bytes: new Uint8Array(0) });
+    for (let i = 0; i < 20; i++) await flush();
+    assert.ok(pulled - before <= MAX_INBOUND_BACKLOG + 2, `read ${pulled - before} frames while the handler was stuck`);
+    release();
+    for (let i = 0; i < 50 && handled < FLOOD; i++) await flush();
+    assert.equal(handled, FLOOD, 'every frame is handled once the handler catches up');
   });
 });
 
