@@ -54,6 +54,10 @@ interface Transfer {
   nextOffset: number;
   /** Cancels the idle timer; re-armed on every data frame. */
   cancelIdle: () => void;
+  /** The writer finished (written and recorded, or failed); a failed transfer waits for a frame to answer. */
+  settled: boolean;
+  /** The final reply was handed to a data frame's handler (exactly one frame answers). */
+  replied: boolean;
 }
 
 /**
@@ -101,6 +105,8 @@ export interface ReceiverHooks {
   dirtied?(): void;
   /** A peer authenticated an inbound link: it is up (reset any backoff towards it). */
   peerSeen?(peer: NodeName): void;
+  /** Applying a change from a peer at `t` failed with `err` (the daemon adds free disk space to ENOSPC). */
+  applyFailed?(t: Target, err: unknown): void;
 }
 
 /** Handles one authenticated peer's offers. One instance per link; `locks` is shared per process. */
@@ -183,6 +189,7 @@ export class OfferReceiver {
       .finally(free)
       .then(first, (err: unknown) => {
         this.ctx.log.warn({ peer: this.peer, path, reason: reasonOf(err) }, 'Could not apply change');
+        this.hooks.applyFailed?.(target, err);
         first({ result: 'rejected', reason: reasonOf(err) });
       });
     return firstReply;
@@ -202,22 +209,33 @@ export class OfferReceiver {
       // Enforced as bytes arrive: a peer that declared N bytes cannot make the temp file grow past N.
       tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data up to byte ${data.offset + data.bytes.length} exceeds the offered size of ${tr.sizeBytes} bytes`));
       // The final reply goes out now; later frames of this id find no transfer and are dropped.
-      const out = await tr.done;
-      this.transfers.delete(data.id);
-      return out;
+      return this.finish(data.id, tr, await tr.done);
     } else {
       tr.nextOffset = data.offset + data.bytes.length;
       if (data.bytes.length > 0) tr.queue.push({ offset: data.offset, bytes: data.bytes });
       if (data.last) tr.queue.end();
     }
-    // Hold this frame's handler until the writer has caught up: PeerLink then stops reading.
+    // Hold this frame's handler until the writer has caught up: PeerLink then stops reading. A
+    // writer that failed (disk full, I/O error) consumes nothing more: answer now with its reason,
+    // so the link keeps flowing and the sender stops streaming; later frames of this id are dropped.
     if (!data.last) {
-      await tr.queue.space(2);
-      return undefined;
+      const failed = await Promise.race([tr.queue.space(2).then(() => undefined), tr.done]);
+      return failed === undefined ? undefined : this.finish(data.id, tr, failed);
     }
-    const out = await tr.done;
-    this.transfers.delete(data.id);
+    return this.finish(data.id, tr, await tr.done);
+  }
+
+  /** The final reply `out` of transfer `id`, for the first frame that gets here (then undefined); forgets it. */
+  private finish(id: number, tr: Transfer, out: OfferOutcome): OfferOutcome | undefined {
+    this.forget(id, tr);
+    if (tr.replied) return undefined;
+    tr.replied = true;
     return out;
+  }
+
+  private forget(id: number, tr: Transfer): void {
+    tr.cancelIdle();
+    if (this.transfers.get(id) === tr) this.transfers.delete(id);
   }
 
   private armIdle(id: number, tr: Transfer): void {
@@ -226,6 +244,8 @@ export class OfferReceiver {
     const idleMs = configured === undefined ? TRANSFER_IDLE_TIMEOUT_MS : 2 * configured;
     tr.cancelIdle = this.ctx.clock.setTimer(() => {
       tr.queue.fail(new CsyncError('CSYNC_PROTO_TIMEOUT', `transfer ${id} from ${JSON.stringify(this.peer)}: no data for ${idleMs} ms`));
+      // A transfer that failed and whose sender went quiet has nobody left to answer.
+      if (tr.settled) this.forget(id, tr);
     }, idleMs);
   }
 
@@ -401,14 +421,24 @@ export class OfferReceiver {
       const queue = new AsyncQueue<DeltaBlock>();
       const content = blocks ? reconstruct(fs, abs, meta.sizeBytes, queue) : bytesOf(queue);
       const done = applyFile(this.ctx, t, meta, content, { syncDir: false }).then((st) => this.record(t, incoming, { syncParent: true, st }));
-      const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => ({ result: 'rejected' as const, reason: reasonOf(err) }));
-      const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, sizeBytes: meta.sizeBytes, nextOffset: 0, cancelIdle: () => undefined };
+      const settled = done.then((s) => ({ result: 'applied' as const, state: s }), (err: unknown) => {
+        // Logged here, with the path: the sender records the reason, this node's operator sees it.
+        this.ctx.log.warn({ peer: this.peer, path: incoming.path, reason: reasonOf(err) }, 'Could not apply change');
+        this.hooks.applyFailed?.(t, err);
+        queue.fail(err);
+        return { result: 'rejected' as const, reason: reasonOf(err) };
+      });
+      const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, sizeBytes: meta.sizeBytes, nextOffset: 0, cancelIdle: () => undefined, settled: false, replied: false };
       this.armIdle(offer.id, tr);
       this.transfers.set(offer.id, tr);
       first(blocks ? { result: 'need', blocks } : { result: 'need' });
-      void settled.finally(() => {
-        tr.cancelIdle();
-        this.transfers.delete(offer.id);
+      void settled.then((out) => {
+        tr.settled = true;
+        if (out.result === 'applied') return this.forget(offer.id, tr);
+        // Failed before the sender's last frame, maybe: kept (until a frame answers with the reason,
+        // the link closes, or the sender goes quiet for the idle timeout) so the reason is not lost.
+        this.armIdle(offer.id, tr);
+        return undefined;
       });
       return settled;
     }
