@@ -20,6 +20,8 @@ export interface FaultClusterOptions {
   readonly groupExtra?: string;
   /** Watch the roots (default false: changes travel when a test runs -x / -u). */
   readonly watch?: boolean;
+  /** NODE_OPTIONS of the daemons (the bench passes the systemd unit's V8 flag). */
+  readonly nodeOptions?: string;
 }
 
 /** Exit status and output of a command line. */
@@ -91,7 +93,8 @@ export class FaultCluster {
 
   /** Starts `csync daemon` for `n`; resolves once it logged "Daemon started", rejects if it exits first. */
   async spawn(n: string): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [BIN, '-C', this.config(n), '-N', n, 'daemon'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = this.opts.nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: this.opts.nodeOptions };
+    const child = spawn(process.execPath, [BIN, '-C', this.config(n), '-N', n, 'daemon'], { stdio: ['ignore', 'ignore', 'pipe'], env });
     this.children.set(n, child);
     this.logs.set(n, '');
     child.stderr?.on('data', (chunk: Buffer) => this.logs.set(n, (this.logs.get(n) ?? '') + chunk.toString('utf8')));
