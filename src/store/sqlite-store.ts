@@ -207,6 +207,7 @@ function prepareStatements(db: Database.Database) {
       FROM dirty d LEFT JOIN files f ON f.path = d.path WHERE d.peer = @peer AND d.path > @after ORDER BY d.path LIMIT @limit`),
     dirtyDeletions: p(`SELECT d.path FROM dirty d JOIN files f ON f.path = d.path WHERE d.peer = ? AND f.kind = 'deleted' ORDER BY d.path`).pluck(true),
     countLive: p(`SELECT count(*) FROM files WHERE path > @p || '/' AND path < (@p || '0') AND kind != 'deleted'`).pluck(true),
+    countDeletedSince: p(`SELECT count(*) FROM files WHERE path > @p || '/' AND path < (@p || '0') AND kind = 'deleted' AND changed_at_ms >= @since`).pluck(true),
     hasChildren: p(`SELECT 1 FROM files WHERE path > @p || '/' AND path < (@p || '0') LIMIT 1`).pluck(true),
     dirtyPeers: p('SELECT peer FROM dirty WHERE path = ? ORDER BY peer').pluck(true),
     anyDirty: p('SELECT 1 FROM dirty LIMIT 1').pluck(true),
@@ -371,6 +372,10 @@ export class SqliteStateStore implements StateStore {
 
   countLive(prefix: string): number {
     return this.#guard(() => `count entries under ${JSON.stringify(prefix)}`, () => this.#stmt.countLive.get({ p: prefix }) as number);
+  }
+
+  countDeletedSince(prefix: string, sinceMs: number): number {
+    return this.#guard(() => `count deletions under ${JSON.stringify(prefix)}`, () => this.#stmt.countDeletedSince.get({ p: prefix, since: sinceMs }) as number);
   }
 
   hasChildren(path: string): boolean {

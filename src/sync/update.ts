@@ -144,29 +144,53 @@ class DirtyCursor {
 }
 
 /**
+ * The max_delete rail also looks back this far: deletions delivered in the hour before the oldest
+ * pending one count with it, so several passes each under max_delete cannot add up to a mass
+ * deletion (issue 11 item 6). `--allow-mass-delete` overrides both.
+ */
+export const MAX_DELETE_WINDOW_MS = 3_600_000;
+
+/**
  * SPEC §4.6: per group, if the tombstones about to go to `peer` exceed max_delete of the group's
- * entries, they are held back (they stay dirty) and the group is reported as halted. Returns the
- * halted groups. Counts come from the store; no row list is held.
+ * entries — in this pass, or together with the deletions of the hour before the oldest of them —
+ * they are held back (they stay dirty) and the group is reported as halted. Returns the halted
+ * groups. Counts come from the store; no row list is held.
  */
 function massDeleteHalts(ctx: SyncContext, peer: NodeName, opts: UpdateOptions, report: PeerReport): Set<GroupName> {
   const halted = new Set<GroupName>();
-  const deletions = new Map<GroupName, number>();
+  const deletions = new Map<GroupName, { count: number; oldestMs: number }>();
   for (const path of ctx.store.dirtyDeletions(peer)) {
     if (!inScope(ctx, path, opts)) continue;
+    const changedAtMs = ctx.store.get(path)?.changedAtMs ?? ctx.clock.nowMs();
     const groups = new Set(targetsOf(ctx.view, ctx.matchers, path).map((t) => t.group.config.name));
-    for (const g of groups) deletions.set(g, (deletions.get(g) ?? 0) + 1);
+    for (const g of groups) {
+      const d = deletions.get(g) ?? { count: 0, oldestMs: changedAtMs };
+      deletions.set(g, { count: d.count + 1, oldestMs: Math.min(d.oldestMs, changedAtMs) });
+    }
   }
   for (const g of ctx.view.groups.values()) {
-    const count = deletions.get(g.config.name) ?? 0;
-    if (count === 0 || !g.peers.includes(peer)) continue;
+    const pending = deletions.get(g.config.name);
+    if (pending === undefined || !g.peers.includes(peer)) continue;
+    const max = g.config.maxDeletePercent;
     let live = 0;
-    for (const root of g.roots.keys()) live += ctx.store.countLive(root);
-    const total = live + count;
-    if (!wouldDeleteTooMany({ deletions: count, total, maxDeletePercent: g.config.maxDeletePercent })) continue;
+    let recent = 0;
+    for (const root of g.roots.keys()) {
+      live += ctx.store.countLive(root);
+      recent += ctx.store.countDeletedSince(root, pending.oldestMs - MAX_DELETE_WINDOW_MS);
+    }
+    // The pending tombstones are among the recent ones (a tombstone without its time counts anyway).
+    recent = Math.max(recent, pending.count);
+    const total = live + pending.count;
+    const what = `group ${JSON.stringify(g.config.name)} to ${JSON.stringify(peer)}`;
+    let message: string | undefined;
+    if (wouldDeleteTooMany({ deletions: pending.count, total, maxDeletePercent: max })) {
+      message = `${what}: update would delete ${pending.count} of ${total} entries (max_delete ${max}%)`;
+    } else if (wouldDeleteTooMany({ deletions: recent, total: live + recent, maxDeletePercent: max })) {
+      message = `${what}: update would bring the deletions within an hour to ${recent} of ${live + recent} entries (max_delete ${max}%, ${pending.count} in this pass)`;
+    }
+    if (message === undefined) continue;
     halted.add(g.config.name);
-    report.halted.push(new CsyncError('CSYNC_SYNC_HALTED_FOR_SAFETY',
-      `group ${JSON.stringify(g.config.name)} to ${JSON.stringify(peer)}: update would delete ${count} of ${total} entries (max_delete ${g.config.maxDeletePercent}%)`,
-      { hint: 'if the deletion is intended, run again with --allow-mass-delete' }));
+    report.halted.push(new CsyncError('CSYNC_SYNC_HALTED_FOR_SAFETY', message, { hint: 'if the deletion is intended, run again with --allow-mass-delete' }));
   }
   return halted;
 }
