@@ -190,6 +190,21 @@ describe('runUpdate', () => {
     assert.equal(n.store.listDirty('b').filter((r) => n.store.get(r.path)?.meta.kind === 'deleted').length, 4);
   });
 
+  it('fails alone an entry whose mtime the wire cannot carry, and delivers the rest (issue 11 item 4)', async (t) => {
+    const n = await setup(t);
+    const one = n.store.get(lp('one.txt'));
+    assert.ok(one);
+    // Year ~33,000: the state database holds it (µs), the protocol's 20 digits of ns do not.
+    n.store.put({ ...one, meta: { ...one.meta, mtimeNs: 10n ** 21n } });
+    const sent: Sent[] = [];
+    const [b] = await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), connect: fakeConnect(sent) });
+    assert.deepEqual(b?.failed.map((f) => f.path), [lp('one.txt')]);
+    assert.match(b?.failed[0]?.reason ?? '', /cannot be sent \(protocol limit: 20 digits/);
+    assert.ok(!sent.some((s) => s.offer.rel === 'one.txt'));
+    assert.ok(sent.some((s) => s.offer.rel === 'two.txt'), 'the other entries are delivered');
+    assert.deepEqual(dirtyPaths(n, 'b'), [lp('one.txt')]);
+  });
+
   it('holds back deletions that, with those of the last hour, exceed max_delete, though each pass is under it (issue 11 item 6)', async (t) => {
     const n = await memoryNode('a');
     t.after(() => n.close());
