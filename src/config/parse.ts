@@ -17,6 +17,7 @@ import {
   optBool,
   optTable,
   optInt,
+  optDuration,
   parseHostAddress,
   type Table,
 } from './values.ts';
@@ -28,7 +29,7 @@ export const CONFIG_DEFAULTS = {
   tlsKey: '/etc/csync/tls/%h.key',
 } as const;
 
-const TOP_KEYS = ['port', 'state_dir', 'tls', 'hosts', 'prefix', 'groups'] as const;
+const TOP_KEYS = ['port', 'state_dir', 'idle_timeout', 'tls', 'hosts', 'prefix', 'groups'] as const;
 const PIN_RE = /^sha256:[0-9a-f]{64}$/;
 const PREFIX_NAME_RE = /^[A-Za-z0-9_-]+$/;
 
@@ -43,12 +44,13 @@ export function parseConfig(text: string, sourceName: string): Config {
   checkKeys(c, raw, '', TOP_KEYS);
   const port = optInt(c, raw, 'port', '', [1, 65535]) ?? DEFAULT_PORT;
   const stateDir = absolutePath(c, raw, 'state_dir', '') ?? CONFIG_DEFAULTS.stateDir;
+  const idleTimeoutMs = optDuration(c, raw, 'idle_timeout', '');
   const hosts = parseHosts(c, raw['hosts'], port);
   const tls = parseTls(c, raw['tls'], hosts);
   const prefixes = parsePrefixes(c, raw['prefix'], hosts);
   const groups = parseGroups(c, raw['groups'], { hosts, prefixes });
   if (c.issues.length > 0) throw new ConfigError(sourceName, sortIssues(c.issues));
-  return { source: sourceName, port, stateDir, tls, hosts, prefixes, groups };
+  return { source: sourceName, port, stateDir, tls, hosts, prefixes, groups, ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }) };
 }
 
 /** Runs the TOML parser, turning a syntax error into a ConfigError with its position. */

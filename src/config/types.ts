@@ -56,6 +56,11 @@ export interface Config {
   readonly source: string;
   readonly port: number;
   readonly stateDir: string;
+  /**
+   * `idle_timeout`: a peer link whose pending request sees no bytes move, in either direction, for
+   * this long fails that request (and a stalled transfer closes the link). Default 30 s (PeerLink).
+   */
+  readonly idleTimeoutMs?: number;
   readonly tls: {
     readonly cert: string;
     readonly key: string;

@@ -1,7 +1,7 @@
 // `csync daemon`: the TLS server, a pool of peer links, the watcher and the periodic check, driving
 // one serialized work loop (check what changed, then push dirty entries). Signals: SIGHUP reloads
 // the config (a bad one is reported and the old one kept), SIGTERM/SIGINT finish the work and exit.
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CsyncError } from '../core/errors.ts';
 import type { NodeName } from '../core/types.ts';
@@ -90,6 +90,9 @@ export class Daemon {
   private cancelRetry: (() => void) | undefined;
   private cancelSettle: (() => void) | undefined;
   private settlePaths: string[] | undefined;
+  /** Entries that failed (a peer's disk full, an I/O error) or a cycle that failed: retried with backoff. */
+  private entryFailures = 0;
+  private cancelEntryRetry: (() => void) | undefined;
   private readonly startedAtMs: number;
   private control: ControlServer | undefined;
   private lock: StateDirLock | undefined;
@@ -144,6 +147,10 @@ export class Daemon {
       dirtied: () => {
         this.opts.hooks?.dirtied?.();
         this.kick();
+      },
+      applyFailed: (t, err) => {
+        this.opts.hooks?.applyFailed?.(t, err);
+        reportDiskFull(this.rt, t, err);
       },
       peerSeen: (peer) => {
         this.opts.hooks?.peerSeen?.(peer);
@@ -247,7 +254,11 @@ export class Daemon {
       rt: this.rt,
       exclusive: (fn) => this.exclusive(fn),
       connect: pool.get,
-      noteReports: (reports) => this.afterPass(pool, reports),
+      noteReports: (reports) => {
+        this.afterPass(pool, reports);
+        // A client's pass whose entries failed is retried by the daemon, as a cycle's would be.
+        if (entriesFailed(reports)) this.retryEntriesLater(true);
+      },
     };
   }
 
@@ -290,29 +301,52 @@ export class Daemon {
     do {
       this.again = false;
       try {
-        await this.cycle();
+        const failedEntries = await this.cycle();
+        this.retryEntriesLater(failedEntries);
       } catch (err) {
         this.rt.ctx.log.error({ reason: err instanceof Error ? err.message : String(err), code: err instanceof CsyncError ? err.code : 'bug' }, 'Work cycle failed');
+        this.retryEntriesLater(true);
       }
     } while (this.again && !this.stopping);
     this.scheduleRetry();
     this.writeStatus();
   }
 
-  private async cycle(): Promise<void> {
+  /**
+   * After a cycle: when entries failed on a link that works (the peer's disk is full, a file could
+   * not be read) or the cycle itself failed, run another cycle after 1 s, 2 s, 4 s … 60 s, so the
+   * node recovers by itself once the cause is gone. A clean cycle resets the backoff.
+   */
+  private retryEntriesLater(failed: boolean): void {
+    if (!failed) {
+      this.entryFailures = 0;
+      return;
+    }
+    if (this.cancelEntryRetry || this.stopping) return;
+    const delayMs = Math.min(ENTRY_RETRY_MAX_MS, 1000 * 2 ** this.entryFailures);
+    this.entryFailures++;
+    this.cancelEntryRetry = this.rt.ctx.clock.setTimer(() => {
+      this.cancelEntryRetry = undefined;
+      this.kick();
+    }, delayMs);
+  }
+
+  /** One cycle; resolves true when some entries failed to reach a peer whose link worked. */
+  private async cycle(): Promise<boolean> {
     const ctx = this.rt.ctx;
     const targets = this.takeTargets();
     if (targets.length > 0) {
       const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false, keepChanged: false });
       for (const h of report.halted) ctx.log.error({ code: h.code, reason: h.message, hint: h.hint }, 'Group halted');
     }
-    if (!ctx.store.hasDirty() || !this.pool) return;
+    if (!ctx.store.hasDirty() || !this.pool) return false;
     const pool = this.pool;
     const now = ctx.clock.nowMs();
     const peers = new Set<NodeName>([...ctx.view.groups.values()].flatMap((g) => g.peers).filter((p) => pool.state(p).retryAtMs <= now));
     const reports = await runUpdate(ctx, { connect: pool.get, peers, dryRun: false });
     this.afterPass(pool, reports);
     this.opts.onCycle?.(reports);
+    return entriesFailed(reports);
   }
 
   /** After an update pass (a cycle's or a client's): peer health, then do_local actions. */
@@ -343,7 +377,7 @@ export class Daemon {
 
   private noteReport(pool: PeerPool, r: PeerReport): void {
     if (r.status === 'failed') return; // PeerPool.get already recorded the failure
-    if (r.failed.some((f) => /closed|unreachable|lost/i.test(f.reason))) {
+    if (linkLost(r)) {
       pool.drop(r.peer);
       pool.markFailed(r.peer, new Error(r.failed[0]?.reason ?? 'link lost'));
     } else if (r.status === 'ok') pool.markOk(r.peer);
@@ -407,6 +441,7 @@ export class Daemon {
     for (const c of this.cancelTimers) c();
     this.cancelRetry?.();
     this.cancelSettle?.();
+    this.cancelEntryRetry?.();
     await this.idle();
     this.pool?.close();
     await this.server?.close();
@@ -423,6 +458,36 @@ export class Daemon {
     this.batcher?.flush();
     await this.executor?.idle();
   }
+}
+
+/** Longest wait between retries of entries that failed on a working link. */
+const ENTRY_RETRY_MAX_MS = 60_000;
+
+/** True when entries failed to reach a peer whose link worked (a full disk there, an I/O error). */
+function entriesFailed(reports: readonly PeerReport[]): boolean {
+  return reports.some((r) => r.status !== 'failed' && r.failed.length > 0 && !linkLost(r));
+}
+
+/** True when a report's failures come from its link (then the peer pool's backoff applies). */
+function linkLost(r: PeerReport): boolean {
+  return r.failed.some((f) => /closed|unreachable|lost|no bytes moved/i.test(f.reason));
+}
+
+/**
+ * Logs a write refused for lack of space (ENOSPC) with the path and the free space left on its
+ * file system, once per failure: the operator sees which disk, and how full.
+ */
+function reportDiskFull(rt: Runtime, t: Target, err: unknown): void {
+  const errno = err instanceof Error && err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException).code : undefined;
+  if (errno !== 'ENOSPC' && errno !== 'EDQUOT') return;
+  let freeBytes: number | undefined;
+  try {
+    const fs = statfsSync(t.absRoot);
+    freeBytes = fs.bavail * fs.bsize;
+  } catch {
+    // The root may be gone too; the free space is then unknown, the failure is still logged.
+  }
+  rt.ctx.log.error({ path: logicalOfTarget(t), root: t.absRoot, code: errno, freeBytes }, 'Disk full: a change from a peer was not written');
 }
 
 function logicalOfTarget(t: Target): string {

@@ -6,12 +6,12 @@ import type { GroupName, LogicalPath, NodeName } from '../core/types.ts';
 import { BLOCK_HASH_BYTES, fromWireState, toWireState } from '../protocol/messages.ts';
 import type { Message } from '../protocol/messages.ts';
 import { PeerLink } from '../net/peer-link.ts';
-import type { InboundRequest } from '../net/peer-link.ts';
+import type { InboundRequest, PeerLinkOptions } from '../net/peer-link.ts';
 import { checkPin, pinMismatchError } from '../net/pinning.ts';
 import { connectTls } from '../net/tls-transport.ts';
 import type { Transport } from '../net/transport.ts';
-import { OfferReceiver } from '../sync/receive.ts';
-import type { OfferOutcome, ReceiverHooks } from '../sync/receive.ts';
+import { MAX_OFFERS_PER_LINK, OfferReceiver } from '../sync/receive.ts';
+import type { OfferBudget, OfferOutcome, ReceiverHooks } from '../sync/receive.ts';
 import type { OfferChannel, OutgoingOffer } from '../sync/update.ts';
 import type { PathLocks } from '../sync/path-locks.ts';
 import { allBlocks } from '../sync/delta.ts';
@@ -26,6 +26,12 @@ export interface TlsMaterial {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const EMPTY = new Uint8Array(0);
+
+/** PeerLink options of this node: its clock, log and the configured `idle_timeout`. */
+function linkOptions(rt: Runtime): PeerLinkOptions {
+  const idle = rt.view.config.idleTimeoutMs;
+  return { clock: rt.ctx.clock, logger: rt.ctx.log, ...(idle === undefined ? {} : { requestTimeoutMs: idle }) };
+}
 
 /** Keys of the groups this node shares with `peer`. */
 function keysSharedWith(rt: Runtime, peer: NodeName): Map<GroupName, Uint8Array> {
@@ -111,7 +117,7 @@ export async function openChannel(rt: Runtime, transport: Transport, peer: NodeN
 
 /** Authenticates an outbound transport to `peer` (handshake, pin): the link and the shared groups. */
 export async function openLink(rt: Runtime, transport: Transport, peer: NodeName): Promise<{ link: PeerLink; shared: Set<GroupName> }> {
-  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: rt.ctx.log });
+  const link = new PeerLink(transport, linkOptions(rt));
   try {
     // A certificate that does not match the pin is refused before this node sends its proof.
     enforcePin(rt, peer, transport, { store: false });
@@ -146,25 +152,38 @@ function channelOver(link: PeerLink, peer: NodeName, shared: ReadonlySet<GroupNa
       let streamed = 0;
       if (reply.type === 'offer-reply' && reply.result === 'need') {
         const id = reply.id;
+        // Awaited from now on: the peer may answer before the stream ends (it refused the
+        // transfer), and a link that fails or goes idle mid-stream rejects it (never unhandled).
         const final = link.awaitReply(id);
+        let answered = false;
+        const over = final.then(() => (answered = true), () => (answered = true));
+        const sendOrStop = (m: Message): Promise<unknown> => Promise.race([link.send(m), over]);
         try {
           // With block hashes the peer has an older copy: send only the blocks that differ (without a
           // delta source, every block: always valid). Else the whole content, at consecutive offsets.
           const sig = reply.blocks && reply.blockHashes ? { blockBytes: reply.blocks.blockBytes, hashes: reply.blockHashes } : undefined;
           let end = 0;
           for await (const b of sig && delta ? delta(sig) : allBlocks(content())) {
-            await link.send({ type: 'data', id, offset: b.offset, last: false, bytes: b.bytes });
+            await sendOrStop({ type: 'data', id, offset: b.offset, last: false, bytes: b.bytes });
+            if (answered) break;
             end = b.offset + b.bytes.length;
             streamed += b.bytes.length;
           }
-          await link.send({ type: 'data', id, offset: sig ? Math.max(end, o.state.meta.sizeBytes) : end, last: true, bytes: EMPTY });
+          if (!answered) await sendOrStop({ type: 'data', id, offset: sig ? Math.max(end, o.state.meta.sizeBytes) : end, last: true, bytes: EMPTY });
         } catch (err) {
-          final.catch(() => undefined);
-          throw err;
+          // The link failed mid-stream; `final` rejects with the same cause.
+          if (!answered) throw err;
         }
         // Streaming a large file takes its time: the reply timeout starts after the last frame.
         link.restartTimer(id);
-        reply = await final;
+        try {
+          reply = await final;
+        } catch (err) {
+          // No bytes moved for the idle timeout: a send may still hang on a stalled socket, and the
+          // peer holds half a transfer. The link is unusable; close it (its other requests fail too).
+          if (err instanceof CsyncError && err.code === 'CSYNC_PROTO_TIMEOUT') link.close();
+          throw err;
+        }
       }
       return { ...outcomeOf(reply, o), contentBytes: streamed + (o.content?.length ?? 0) };
     },
@@ -186,8 +205,8 @@ function outcomeOf(reply: Message, o: OutgoingOffer): OfferOutcome {
  * frames until the link closes. Resolves when the link is closed; never throws. `log` (default the
  * context's) receives the link's records: the server passes a rate-limited one.
  */
-export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks, hooks: ReceiverHooks = {}, log: Logger = rt.ctx.log): Promise<void> {
-  const link = new PeerLink(transport, { clock: rt.ctx.clock, logger: log });
+export async function servePeer(rt: Runtime, transport: Transport, locks: PathLocks, hooks: ReceiverHooks = {}, log: Logger = rt.ctx.log, budget?: OfferBudget): Promise<void> {
+  const link = new PeerLink(transport, { ...linkOptions(rt), logger: log });
   let receiver: OfferReceiver | undefined;
   try {
     // The claimed name must be a host of one of our groups and match its pin before any MAC is
@@ -195,10 +214,10 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
     const hs = await link.handshake({ self: rt.view.self, groups: rt.keys, role: 'server', admit: (peer) => admitPeer(rt, peer, transport) });
     enforcePin(rt, hs.peer, transport, { store: true });
     const shared = new Set(hs.groups.filter((g) => rt.view.groups.get(g)?.config.hosts.includes(hs.peer)));
-    receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks, hooks);
+    receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks, hooks, budget);
     const r = receiver;
     const lists = new ListServer(rt.ctx, shared);
-    link.onRequest((msg, l) => (msg.type === 'list' ? lists.serve(msg, l) : handleRequest(r, msg, l)));
+    link.onRequest((msg, l) => (msg.type === 'list' ? lists.serve(msg, l) : handleRequest(rt, r, msg, l)));
     rt.ctx.log.debug({ peer: hs.peer, groups: [...shared] }, 'Peer connected');
     hooks.peerSeen?.(hs.peer);
   } catch (err) {
@@ -209,7 +228,14 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
   receiver?.close();
 }
 
-async function handleRequest(receiver: OfferReceiver, msg: InboundRequest, link: PeerLink): Promise<void> {
+async function handleRequest(rt: Runtime, receiver: OfferReceiver, msg: InboundRequest, link: PeerLink): Promise<void> {
+  if (msg.type === 'offer' && receiver.inFlight >= MAX_OFFERS_PER_LINK) {
+    // protocol/README.md §6: more in flight closes the link (this one only; its transfers fail and
+    // their temp files are removed).
+    rt.ctx.log.warn({ peer: link.peer, code: 'CSYNC_PROTO_INVALID_MESSAGE', inFlight: receiver.inFlight }, 'Too many offers in flight; closing link');
+    link.close();
+    return;
+  }
   if (msg.type === 'offer') {
     const out = await receiver.receiveOffer({
       id: msg.id, group: msg.group, root: msg.root, rel: msg.rel, force: msg.force,

@@ -6,6 +6,7 @@ import type { PreAuthLimits } from '../net/admission.ts';
 import { listenTls } from '../net/tls-transport.ts';
 import type { RejectKind, TlsListener } from '../net/tls-transport.ts';
 import { PathLocks } from '../sync/path-locks.ts';
+import { OfferBudget } from '../sync/receive.ts';
 import type { ReceiverHooks } from '../sync/receive.ts';
 import { servePeer } from './peers.ts';
 import type { TlsMaterial } from './peers.ts';
@@ -83,6 +84,8 @@ export interface ServerOptions {
  */
 export async function startServer(rt: Runtime, tls: TlsMaterial, opts: ServerOptions = {}): Promise<Server> {
   const locks = new PathLocks();
+  // Offers in flight across every inbound link of this daemon (issue 11 item 5).
+  const budget = new OfferBudget();
   const serving = new Set<Promise<void>>();
   const log = limitRepeats(rt.ctx.log, rt.ctx.clock);
   const listener: TlsListener = await listenTls({
@@ -91,7 +94,7 @@ export async function startServer(rt: Runtime, tls: TlsMaterial, opts: ServerOpt
     certPem: tls.certPem,
     keyPem: tls.keyPem,
     onConnection: (t) => {
-      const p = servePeer(rt, t, locks, opts.hooks, log).finally(() => serving.delete(p));
+      const p = servePeer(rt, t, locks, opts.hooks, log, budget).finally(() => serving.delete(p));
       serving.add(p);
     },
     onReject: (info) => log.warn({ remote: info.remote, kind: info.kind, reason: info.reason }, REJECT_MESSAGES[info.kind]),

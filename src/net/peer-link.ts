@@ -36,7 +36,11 @@ export type RequestHandler = (msg: InboundRequest, link: PeerLink) => Promise<vo
 export interface PeerLinkOptions {
   readonly clock: Clock;
   readonly logger?: Logger;
-  /** Time allowed for each reply (reset by every partial list-reply). Default 30 s. */
+  /**
+   * Idle timeout of a pending request: it fails with CSYNC_PROTO_TIMEOUT once no bytes have moved on
+   * the link, in either direction, for this long (a frame received, or a send accepted by the
+   * transport). A transfer that keeps moving never times out, however long it takes. Default 30 s.
+   */
   readonly requestTimeoutMs?: number;
   /** Time allowed for the whole handshake. Default 10 s. */
   readonly handshakeTimeoutMs?: number;
@@ -90,6 +94,11 @@ interface Pending {
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Payload bytes inbound handlers may hold before the link stops reading (backpressure). */
 export const MAX_INBOUND_BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * Inbound messages queued for handlers, and replies not yet accepted by the transport, before the
+ * link stops reading (backpressure): a flood of tiny frames or pings holds bounded memory.
+ */
+export const MAX_INBOUND_BACKLOG = 4096;
 /** Inbound requests one link may have in flight at once (see dispatch()). */
 export const MAX_INBOUND_IN_FLIGHT = 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -120,6 +129,12 @@ export class PeerLink {
   private handler: RequestHandler | undefined;
   private markClosed: () => void = () => undefined;
   private reason: unknown;
+  /** When bytes last moved on the link, either way (see touch()). */
+  private lastActivityMs: number;
+  /** When this side last handed a frame to the transport (keepalive pings, see scheduleKeepalive()). */
+  private lastSentMs: number;
+  private lastReceivedMs = 0;
+  private cancelKeepalive: () => void = () => undefined;
 
   private readonly transport: Transport;
 
@@ -131,6 +146,8 @@ export class PeerLink {
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.frames = transport.frames()[Symbol.asyncIterator]();
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    this.lastActivityMs = this.clock.nowMs();
+    this.lastSentMs = this.lastActivityMs;
   }
 
   /** The peer's node name once the handshake succeeded. */
@@ -229,7 +246,9 @@ export class PeerLink {
     const body = encodeMessage(msg);
     if (this.state !== 'ready' && body.length > PRE_AUTH_MAX_FRAME_BYTES) throw handshakeTooBig(msg.type, body.length);
     if (body.length > MAX_FRAME_BYTES) throw new Error(`bug: ${msg.type} message of ${body.length} bytes exceeds MAX_FRAME_BYTES`);
+    this.lastSentMs = this.clock.nowMs();
     await this.transport.send(body);
+    this.touch();
   }
 
   /** Closes the link and its transport (sending `bye` first when established). Idempotent. */
@@ -336,6 +355,8 @@ export class PeerLink {
     this.shared = result.groups;
     this.state = 'ready';
     this.log.info({ peer: result.peer, groups: result.groups }, 'Peer authenticated');
+    this.touch();
+    this.scheduleKeepalive();
     void this.receiveLoop();
   }
 
@@ -352,9 +373,12 @@ export class PeerLink {
       while (this.state === 'ready') {
         const next = await this.frames.next();
         if (next.done === true) break;
+        this.touch();
+        this.lastReceivedMs = this.lastActivityMs;
         this.route(this.decode(next.value));
-        // Backpressure: stop reading while handlers hold too many bytes; TCP then slows the peer.
-        if (this.inboundBytes > MAX_INBOUND_BUFFER_BYTES) await this.drained();
+        // Backpressure: stop reading while handlers hold too many bytes or messages, or replies wait
+        // for the socket; TCP then slows the peer.
+        if (this.backlogged(1)) await this.drained();
       }
       this.shutdown(undefined, { sayBye: false });
     } catch (err) {
@@ -413,6 +437,8 @@ export class PeerLink {
 
   /** Runs the handler, chained after earlier messages with the same id. */
   private inboundBytes = 0;
+  private inboundMessages = 0;
+  private unsentReplies = 0;
   private onDrained: (() => void) | undefined;
 
   /** Resolves once the bytes held by inbound handlers fall to half the limit (or the link closes). */
@@ -422,9 +448,19 @@ export class PeerLink {
     });
   }
 
-  private releaseInbound(bytes: number): void {
+  /** True while more than `share` of a backlog limit is in use (1: over the limit; 0.5: not yet drained). */
+  private backlogged(share: number): boolean {
+    return this.inboundBytes > MAX_INBOUND_BUFFER_BYTES * share || this.inboundMessages > MAX_INBOUND_BACKLOG * share || this.unsentReplies > MAX_INBOUND_BACKLOG * share;
+  }
+
+  private releaseInbound(bytes: number, messages: number): void {
     this.inboundBytes -= bytes;
-    if (this.onDrained && (this.inboundBytes <= MAX_INBOUND_BUFFER_BYTES / 2 || this.state !== 'ready')) {
+    this.inboundMessages -= messages;
+    this.wakeIfDrained();
+  }
+
+  private wakeIfDrained(): void {
+    if (this.onDrained && (!this.backlogged(0.5) || this.state !== 'ready')) {
       const wake = this.onDrained;
       this.onDrained = undefined;
       wake();
@@ -442,7 +478,8 @@ export class PeerLink {
     const previous = this.inbound.get(msg.id) ?? Promise.resolve();
     const bytes = msg.type === 'data' ? msg.bytes.length : msg.type === 'offer' ? (msg.content?.length ?? 0) : 0;
     this.inboundBytes += bytes;
-    const current = previous.then(() => this.serve(msg)).finally(() => this.releaseInbound(bytes));
+    this.inboundMessages++;
+    const current = previous.then(() => this.serve(msg)).finally(() => this.releaseInbound(bytes, 1));
     this.inbound.set(msg.id, current);
     void current.then(() => {
       if (this.inbound.get(msg.id) === current) this.inbound.delete(msg.id);
@@ -465,7 +502,13 @@ export class PeerLink {
 
   /** Best-effort send of a reply: a closed link has nobody left to answer. */
   private reply(msg: Message): void {
-    this.send(msg).catch((err: unknown) => this.log.debug({ peer: this.peerName, err }, 'Reply not sent: link closed'));
+    this.unsentReplies++;
+    this.send(msg)
+      .catch((err: unknown) => this.log.debug({ peer: this.peerName, err }, 'Reply not sent: link closed'))
+      .finally(() => {
+        this.unsentReplies--;
+        this.wakeIfDrained();
+      });
   }
 
   // ---- pending requests and closing ---------------------------------------------------------------
@@ -483,17 +526,58 @@ export class PeerLink {
 
   private waitFor(id: number, requestType: RequestMessage['type'] | undefined, opts: RequestOptions): Promise<ReplyMessage> {
     if (this.pending.has(id)) throw new Error(`bug: a reply to request ${id} is already awaited`);
-    return new Promise<ReplyMessage>((resolve, reject) => {
+    const reply = new Promise<ReplyMessage>((resolve, reject) => {
       const cancelTimer = this.startTimer(id, opts);
       this.pending.set(id, { resolve, reject, requestType, opts, entries: [], cancelTimer });
     });
+    // The link may fail (peer killed, idle timeout) before the caller awaits this promise (e.g. while
+    // it streams data frames): that must never be an unhandled rejection, which would end the
+    // process. Marking it handled here does not hide the rejection from whoever awaits it.
+    reply.catch(() => undefined);
+    return reply;
   }
 
+  /**
+   * Arms the idle timer of pending request `id`: when it fires, the request fails only if no bytes
+   * moved on the link for `timeoutMs`; otherwise it re-arms for the rest of the idle window.
+   */
   private startTimer(id: number, opts: RequestOptions): () => void {
     const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
-    return this.clock.setTimer(() => {
-      this.settleWithError(id, this.timeoutError(`request ${id} got no reply within ${timeoutMs} ms`));
-    }, timeoutMs);
+    let cancel: () => void = () => undefined;
+    const arm = (delayMs: number): void => {
+      cancel = this.clock.setTimer(() => {
+        const idleMs = this.clock.nowMs() - this.lastActivityMs;
+        if (idleMs < timeoutMs) return arm(timeoutMs - idleMs);
+        this.settleWithError(id, this.timeoutError(`request ${id} got no reply, and no bytes moved on the link, for ${timeoutMs} ms`));
+      }, delayMs);
+    };
+    arm(timeoutMs);
+    return () => cancel();
+  }
+
+  /** Bytes moved on the link (a frame arrived, or the transport accepted one): pending requests live on. */
+  private touch(): void {
+    this.lastActivityMs = this.clock.nowMs();
+  }
+
+  /**
+   * While the peer streams to us, or inbound requests are being served (a file being hashed and
+   * fsynced), the peer awaits our reply and sees nothing move in its direction: send it a `ping`
+   * every third of the idle timeout so it does not time out a transfer that is progressing. The
+   * `pong` is dropped as a reply nobody waits for (protocol/README.md §3).
+   */
+  private scheduleKeepalive(): void {
+    if (this.state !== 'ready') return;
+    const everyMs = Math.max(1, Math.floor(this.requestTimeoutMs / 3));
+    this.cancelKeepalive = this.clock.setTimer(() => {
+      if (this.state !== 'ready') return;
+      const busy = this.inbound.size > 0 || this.lastReceivedMs > this.lastSentMs;
+      if (busy && this.clock.nowMs() - this.lastSentMs >= everyMs) {
+        this.lastId = this.lastId >= Number.MAX_SAFE_INTEGER ? 1 : this.lastId + 1;
+        this.reply({ type: 'ping', id: this.lastId });
+      }
+      this.scheduleKeepalive();
+    }, everyMs);
   }
 
   private settleWithError(id: number, err: unknown): void {
@@ -515,6 +599,8 @@ export class PeerLink {
       // Best effort: the transport may already be gone, and the close below happens either way.
       this.transport.send(encodeMessage({ type: 'bye' })).catch(() => undefined);
     }
+    this.cancelKeepalive();
+    this.wakeIfDrained();
     this.transport.close();
     for (const id of [...this.pending.keys()]) this.settleWithError(id, this.closedError(reason));
     this.markClosed();

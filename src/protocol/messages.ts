@@ -123,6 +123,11 @@ export type ReplyMessage = Extract<Message, { readonly type: 'offer-reply' | 'li
 const NAME_RE = /^[a-z0-9][a-z0-9._-]*$/;
 const HASH_RE = /^[0-9a-f]{16}$/;
 const MTIME_RE = /^-?(?:0|[1-9][0-9]{0,19})$/;
+
+/** True when `mtimeNs` fits a WireState (at most 20 digits: up to year 5138). Senders check first. */
+export function wireMtimeFits(mtimeNs: bigint): boolean {
+  return MTIME_RE.test(mtimeNs.toString(10));
+}
 const CODE_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 const ENTRY_KINDS: readonly string[] = ['file', 'dir', 'symlink', 'deleted'] satisfies readonly EntryKind[];
 const OFFER_RESULTS: readonly string[] = ['applied', 'have', 'merged', 'need', 'conflict', 'superseded', 'rejected'] satisfies readonly OfferResult[];

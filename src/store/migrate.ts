@@ -17,6 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, file: '001-initial.sql' },
   { version: 2, file: '002-actions.sql' },
   { version: 3, file: '003-local-sig.sql' },
+  { version: 4, file: '004-mtime-micros.sql' },
 ];
 
 /** The schema version this binary writes: the last migration's version. */

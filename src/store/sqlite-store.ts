@@ -17,7 +17,7 @@ export interface SqliteStoreOptions {
 }
 
 /** The state columns shared by files and (prefixed remote_) conflicts, as bound and as read. */
-const STATE_COLS = ['kind', 'size', 'mtime_ns', 'mode', 'uid', 'gid', 'target', 'hash', 'version', 'origin', 'changed_at_ms'];
+const STATE_COLS = ['kind', 'size', 'mtime_us', 'mode', 'uid', 'gid', 'target', 'hash', 'version', 'origin', 'changed_at_ms'];
 const FILE_SELECT = `SELECT path, ${STATE_COLS.join(', ')} FROM files`;
 const CONFLICT_SELECT = `SELECT path, peer, detected_at_ms, ${STATE_COLS.map((c) => `remote_${c} AS ${c}`).join(', ')} FROM conflicts`;
 const STATE_PARAMS = STATE_COLS.map(() => '?').join(', ');
@@ -28,7 +28,7 @@ interface StateSqlRow {
   path: string;
   kind: string;
   size: bigint;
-  mtime_ns: bigint;
+  mtime_us: bigint;
   mode: bigint;
   uid: bigint;
   gid: bigint;
@@ -95,13 +95,29 @@ function wrapStoreError(dbName: string, what: string, err: unknown): unknown {
 /** A value better-sqlite3 binds. */
 type SqlValue = string | number | bigint | null;
 
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * The mtime column value of `state`: microseconds (003-mtime-micros.sql). Throws CSYNC_STORE_FAILED
+ * naming the path for a time beyond ±292,000 years, so that one entry is refused, not its batch.
+ */
+function microsOf(state: FileState): bigint {
+  const us = state.meta.mtimeNs / 1000n;
+  if (us > INT64_MAX || us < -INT64_MAX) {
+    throw new CsyncError('CSYNC_STORE_FAILED', `entry ${JSON.stringify(state.path)}: modification time ${state.meta.mtimeNs} ns is beyond what the state database holds`, {
+      hint: 'set a realistic modification time on the file (touch it)',
+    });
+  }
+  return us;
+}
+
 /** The state columns of `state` in STATE_COLS order (positional binding is the fastest). */
 function stateValues(state: FileState): SqlValue[] {
   const m = state.meta;
   return [
     m.kind,
     m.sizeBytes,
-    m.mtimeNs,
+    microsOf(state),
     m.mode,
     m.uid,
     m.gid,
@@ -118,7 +134,7 @@ function stateFromRow(row: StateSqlRow): FileState {
   const meta: FileMeta = {
     kind: row.kind as EntryKind,
     sizeBytes: Number(row.size),
-    mtimeNs: row.mtime_ns,
+    mtimeNs: row.mtime_us * 1000n,
     mode: Number(row.mode),
     uid: Number(row.uid),
     gid: Number(row.gid),
@@ -161,7 +177,7 @@ function pendingActionFromRow(row: PendingActionSqlRow): PendingActionRow {
   return { id: row.id, groupName: row.group_name, actionIndex: row.action_index, paths, createdAtMs: row.created_at_ms };
 }
 
-/** Every statement, prepared once per connection. State reads use safeIntegers (mtime_ns > 2^53). */
+/** Every statement, prepared once per connection. State reads use safeIntegers (mtime_us × 1000 > 2^53). */
 function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   const wide = (sql: string) => db.prepare(sql).safeIntegers(true);
@@ -170,7 +186,7 @@ function prepareStatements(db: Database.Database) {
     // An upsert, not INSERT OR REPLACE: REPLACE deletes then inserts, ~20% slower for updates.
     putFile: p(`INSERT INTO files (path, ${STATE_COLS.join(', ')}, local_sig) VALUES (?, ${STATE_PARAMS}, ?)
       ON CONFLICT (path) DO UPDATE SET ${STATE_COLS.map((c) => `${c} = excluded.${c}`).join(', ')},
-        local_sig = CASE WHEN files.kind = excluded.kind AND files.size = excluded.size AND files.mtime_ns = excluded.mtime_ns
+        local_sig = CASE WHEN files.kind = excluded.kind AND files.size = excluded.size AND files.mtime_us = excluded.mtime_us
           AND files.hash IS excluded.hash THEN coalesce(excluded.local_sig, files.local_sig) ELSE excluded.local_sig END`),
     setLocalSig: p('UPDATE files SET local_sig = ? WHERE path = ?'),
     removeFile: p('DELETE FROM files WHERE path = ?'),
@@ -179,8 +195,9 @@ function prepareStatements(db: Database.Database) {
     listAll: wide(`${FILE_SELECT} ORDER BY path`),
     // P and its subtree [P || '/', P || '0') ('0' is the byte after '/') lie in the one index range
     // [P, P || '0'), which is scanned in order (no sort); the filter drops siblings like "P-old".
-    // One ScanSig text per row, built by SQLite (integers print exactly, mtime_ns beyond 2^53 too).
-    scanIndex: p(`SELECT path, kind || ' ' || size || ' ' || mtime_ns || ' ' || mode || ' ' || uid || ' ' || gid || ' ' || ifnull(local_sig, '') || ' ' || ifnull(hash, '') || ' ' || ifnull(target, '') FROM files
+    // One ScanSig text per row, built by SQLite (integers print exactly; the mtime in ns as text,
+    // µs followed by "000", so that no multiplication can overflow).
+    scanIndex: p(`SELECT path, kind || ' ' || size || ' ' || (CASE mtime_us WHEN 0 THEN '0' ELSE mtime_us || '000' END) || ' ' || mode || ' ' || uid || ' ' || gid || ' ' || ifnull(local_sig, '') || ' ' || ifnull(hash, '') || ' ' || ifnull(target, '') FROM files
       WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/'))`).raw(true),
     listPrefix: wide(`${FILE_SELECT} WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/')) ORDER BY path`),
     markDirty: p(`INSERT INTO dirty (path, peer, force, last_error, marked_at_ms) VALUES (@path, @peer, @force, NULL, @nowMs)
@@ -193,6 +210,7 @@ function prepareStatements(db: Database.Database) {
       FROM dirty d LEFT JOIN files f ON f.path = d.path WHERE d.peer = @peer AND d.path > @after ORDER BY d.path LIMIT @limit`),
     dirtyDeletions: p(`SELECT d.path FROM dirty d JOIN files f ON f.path = d.path WHERE d.peer = ? AND f.kind = 'deleted' ORDER BY d.path`).pluck(true),
     countLive: p(`SELECT count(*) FROM files WHERE path > @p || '/' AND path < (@p || '0') AND kind != 'deleted'`).pluck(true),
+    countDeletedSince: p(`SELECT count(*) FROM files WHERE path > @p || '/' AND path < (@p || '0') AND kind = 'deleted' AND changed_at_ms >= @since`).pluck(true),
     hasChildren: p(`SELECT 1 FROM files WHERE path > @p || '/' AND path < (@p || '0') LIMIT 1`).pluck(true),
     dirtyPeers: p('SELECT peer FROM dirty WHERE path = ? ORDER BY peer').pluck(true),
     anyDirty: p('SELECT 1 FROM dirty LIMIT 1').pluck(true),
@@ -366,6 +384,10 @@ export class SqliteStateStore implements StateStore {
 
   countLive(prefix: string): number {
     return this.#guard(() => `count entries under ${JSON.stringify(prefix)}`, () => this.#stmt.countLive.get({ p: prefix }) as number);
+  }
+
+  countDeletedSince(prefix: string, sinceMs: number): number {
+    return this.#guard(() => `count deletions under ${JSON.stringify(prefix)}`, () => this.#stmt.countDeletedSince.get({ p: prefix, since: sinceMs }) as number);
   }
 
   hasChildren(path: string): boolean {

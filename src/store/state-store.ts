@@ -143,6 +143,11 @@ export interface StateStore {
   dirtyDeletions(peer: NodeName): LogicalPath[];
   /** How many live (not deleted) entries lie strictly below `prefix`. */
   countLive(prefix: string): number;
+  /**
+   * Tombstones strictly below `prefix` whose deletion was detected at or after `sinceMs` (their
+   * changedAtMs): the deletions of a recent window, delivered or not (the max_delete rail).
+   */
+  countDeletedSince(prefix: string, sinceMs: number): number;
   /** True when any entry (a tombstone too) is recorded strictly below `path`. */
   hasChildren(path: string): boolean;
   /** True when any row (or any row for `peer`) is dirty: cheap, reads one row at most. */

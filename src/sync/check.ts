@@ -5,6 +5,7 @@ import { bumpVersion, mergeVersions } from '../core/version.ts';
 import { scan } from '../scanner/scan.ts';
 import type { ScanProblem } from '../scanner/scan.ts';
 import type { SyncContext } from './context.ts';
+import { transactEach } from './isolate.ts';
 import { peersFor } from './scope.ts';
 import type { Target } from './scope.ts';
 
@@ -46,7 +47,13 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
     // leaves true changes recorded and the rest found by the next check.
     const onChanges = (states: readonly FileState[], why: readonly string[], localSigs: readonly (string | undefined)[]): void => {
       states.forEach((c, i) => ctx.log.debug({ path: c.path, why: why[i], version: c.version }, 'Local change'));
-      if (!opts.dryRun) recordChanges(ctx, states, { force: false, localSigs });
+      if (!opts.dryRun) {
+        // An entry the store refuses is reported with that entry; the rest of the batch is recorded.
+        for (const p of recordChanges(ctx, states, { force: false, localSigs })) {
+          ctx.log.warn({ path: p.path, reason: p.message }, 'Could not record a local change');
+          report.problems.push(p);
+        }
+      }
       if (keep || opts.dryRun) report.changed.push(...states);
     };
     const result = await scan({
@@ -71,7 +78,7 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
     report.entriesSeen += result.entriesSeen;
     report.bytesHashed += result.bytesHashed;
     if (result.halted) report.halted.push(result.halted);
-    if (opts.markAll && !opts.dryRun) recordChanges(ctx, currentStates(ctx, t, opts), { force: opts.force });
+    if (opts.markAll && !opts.dryRun) report.problems.push(...recordChanges(ctx, currentStates(ctx, t, opts), { force: opts.force }));
   }
   return report;
 }
@@ -83,21 +90,22 @@ function currentStates(ctx: SyncContext, t: Target, opts: CheckOptions): FileSta
 }
 
 /**
- * Records states and marks them dirty for their peers, in one transaction. `localSigs[i]` is the
+ * Records states and marks them dirty for their peers, in one transaction. An entry the store
+ * refuses (e.g. a time it cannot hold) is left out and returned as a problem; the others are
+ * recorded. Throws when the store fails for every entry (see transactEach). `localSigs[i]` is the
  * local signature of the file behind `states[i]`, when the scan that found it could trust one.
  */
-export function recordChanges(ctx: SyncContext, states: readonly FileState[], opts: { force: boolean; localSigs?: readonly (string | undefined)[] }): void {
-  if (states.length === 0) return;
+export function recordChanges(ctx: SyncContext, states: readonly FileState[], opts: { force: boolean; localSigs?: readonly (string | undefined)[] }): ScanProblem[] {
   const nowMs = ctx.clock.nowMs();
-  ctx.store.transaction(() => {
-    for (const [i, recorded] of states.entries()) {
-      const state = opts.force ? supersedeConflicts(ctx, recorded) : recorded;
-      ctx.store.put(state, opts.localSigs?.[i]);
-      const peers = peersFor(ctx.view, ctx.matchers, state.path);
-      if (peers.length > 0) ctx.store.markDirty(state.path, peers, { force: opts.force, nowMs });
-      if (opts.force) ctx.store.clearConflicts(state.path);
-    }
+  const jobs = states.map((recorded, i) => (): void => {
+    const state = opts.force ? supersedeConflicts(ctx, recorded) : recorded;
+    ctx.store.put(state, opts.localSigs?.[i]);
+    const peers = peersFor(ctx.view, ctx.matchers, state.path);
+    if (peers.length > 0) ctx.store.markDirty(state.path, peers, { force: opts.force, nowMs });
+    if (opts.force) ctx.store.clearConflicts(state.path);
   });
+  const failed = transactEach(ctx.store, jobs);
+  return [...failed].map(([i, err]) => ({ path: states[i]?.path ?? '', message: err instanceof Error ? err.message : String(err) }));
 }
 
 /**

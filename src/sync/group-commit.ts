@@ -3,6 +3,7 @@
 // A caller's promise resolves only after its directory is fsynced and its state is committed.
 import type { FileSystem } from '../fs/filesystem.ts';
 import type { StateStore } from '../store/state-store.ts';
+import { transactEach } from './isolate.ts';
 
 interface Job {
   readonly dir: string | undefined;
@@ -46,8 +47,9 @@ export class GroupCommit {
       await Promise.all(dirs.map((d) => this.fs.fsyncDir(d).catch((err: unknown) => failedDirs.set(d, err))));
       const ok = jobs.filter((j) => j.dir === undefined || !failedDirs.has(j.dir));
       try {
-        this.store.transaction(() => ok.forEach((j) => j.record()));
-        ok.forEach((j) => j.resolve());
+        // One job the store refuses fails alone; the rest of the batch is committed.
+        const failed = transactEach(this.store, ok.map((j) => j.record));
+        ok.forEach((j, i) => (failed.has(i) ? j.reject(failed.get(i)) : j.resolve()));
       } catch (err) {
         ok.forEach((j) => j.reject(err));
       }

@@ -49,13 +49,53 @@ interface Transfer {
   /** Delta transfer: offsets may skip ranges (the old file fills them); else they are contiguous. */
   readonly delta: boolean;
   readonly done: Promise<OfferOutcome>;
+  /** The offered size: a frame ending past it fails the transfer at once. */
+  readonly sizeBytes: number;
   nextOffset: number;
   /** Cancels the idle timer; re-armed on every data frame. */
   cancelIdle: () => void;
+  /** The writer finished (written and recorded, or failed); a failed transfer waits for a frame to answer. */
+  settled: boolean;
+  /** The final reply was handed to a data frame's handler (exactly one frame answers). */
+  replied: boolean;
 }
 
-/** A transfer with no data frame for this long is abandoned (its temp file removed, the path lock freed). */
+/**
+ * A transfer with no data frame for this long is abandoned (its temp file removed, the path lock
+ * freed): twice the configured `idle_timeout`, by default 60 s. A sender that stalled gives up on its
+ * side after one idle timeout, so the path is free again soon after.
+ */
 export const TRANSFER_IDLE_TIMEOUT_MS = 60_000;
+
+/** Offers one link may have in flight (deciding, or transferring): more closes that link. */
+export const MAX_OFFERS_PER_LINK = 1024;
+/** Offers all links of one process may have in flight: past it, offers are refused as busy. */
+export const MAX_OFFERS_PER_DAEMON = 4096;
+
+/**
+ * Offers in flight across every receiver of one process (each transfer holds a temp file and a file
+ * descriptor). Shared like PathLocks; a receiver takes a slot per offer and frees it when the offer
+ * is settled (its transfer ended, or it needed none).
+ */
+export class OfferBudget {
+  private used = 0;
+  readonly max: number;
+  constructor(max = MAX_OFFERS_PER_DAEMON) {
+    this.max = max;
+  }
+  /** Takes a slot; false when all are in use. */
+  take(): boolean {
+    if (this.used >= this.max) return false;
+    this.used++;
+    return true;
+  }
+  release(): void {
+    this.used--;
+  }
+  get inUse(): number {
+    return this.used;
+  }
+}
 
 /** Callbacks a receiver reports to (the daemon: actions, pushes). All optional. */
 export interface ReceiverHooks {
@@ -65,6 +105,8 @@ export interface ReceiverHooks {
   dirtied?(): void;
   /** A peer authenticated an inbound link: it is up (reset any backoff towards it). */
   peerSeen?(peer: NodeName): void;
+  /** Applying a change from a peer at `t` failed with `err` (the daemon adds free disk space to ENOSPC). */
+  applyFailed?(t: Target, err: unknown): void;
 }
 
 /** Handles one authenticated peer's offers. One instance per link; `locks` is shared per process. */
@@ -79,13 +121,16 @@ export class OfferReceiver {
   /** Parent directories verified during this link's current burst (see ApplyTarget.verifiedDirs). */
   private readonly verifiedDirs = new Set<string>();
   private verifiedAtMs = 0;
+  private readonly budget: OfferBudget;
+  private offersInFlight = 0;
 
-  constructor(ctx: SyncContext, peer: NodeName, sharedGroups: ReadonlySet<GroupName>, locks: PathLocks, hooks: ReceiverHooks = {}) {
+  constructor(ctx: SyncContext, peer: NodeName, sharedGroups: ReadonlySet<GroupName>, locks: PathLocks, hooks: ReceiverHooks = {}, budget = new OfferBudget()) {
     this.ctx = ctx;
     this.peer = peer;
     this.sharedGroups = sharedGroups;
     this.locks = locks;
     this.hooks = hooks;
+    this.budget = budget;
     this.commits = new GroupCommit(ctx.fs, ctx.store);
   }
 
@@ -94,10 +139,40 @@ export class OfferReceiver {
    * comes from receiveData() after the last data frame. Never throws: refusals are 'rejected'.
    */
   async receiveOffer(offer: IncomingOffer): Promise<OfferOutcome> {
+    if (!this.budget.take()) {
+      this.ctx.log.warn({ peer: this.peer, inFlight: this.budget.inUse }, 'Offer refused: too many transfers in flight on this node');
+      return { result: 'rejected', reason: `receiver busy: ${this.budget.max} offers in flight; retried later` };
+    }
+    this.offersInFlight++;
+    let freed = false;
+    const free = (): void => {
+      if (freed) return;
+      freed = true;
+      this.offersInFlight--;
+      this.budget.release();
+    };
+    try {
+      return await this.admitted(offer, free);
+    } catch (err) {
+      free();
+      throw err;
+    }
+  }
+
+  /**
+   * Offers of this link that are being decided or transferred. Past MAX_OFFERS_PER_LINK the daemon
+   * closes the link (protocol/README.md §6): a well-behaved sender keeps a window of 256.
+   */
+  get inFlight(): number {
+    return this.offersInFlight;
+  }
+
+  private async admitted(offer: IncomingOffer, free: () => void): Promise<OfferOutcome> {
     let target: Target;
     try {
       target = this.targetOf(offer);
     } catch (err) {
+      free();
       this.ctx.log.warn({ peer: this.peer, group: offer.group, root: offer.root, reason: reasonOf(err) }, 'Rejected offer');
       return { result: 'rejected', reason: reasonOf(err) };
     }
@@ -107,10 +182,14 @@ export class OfferReceiver {
     const firstReply = new Promise<OfferOutcome>((resolve) => {
       first = resolve;
     });
+    // The lock is held, and the slot taken, until the offer is settled (for a transfer: until its
+    // last byte is written and recorded, or it failed).
     this.locks
       .run(path, () => this.handleLocked(offer, target, incoming, first))
+      .finally(free)
       .then(first, (err: unknown) => {
         this.ctx.log.warn({ peer: this.peer, path, reason: reasonOf(err) }, 'Could not apply change');
+        this.hooks.applyFailed?.(target, err);
         first({ result: 'rejected', reason: reasonOf(err) });
       });
     return firstReply;
@@ -126,26 +205,48 @@ export class OfferReceiver {
     this.armIdle(data.id, tr);
     if (tr.delta ? data.offset < tr.nextOffset : data.offset !== tr.nextOffset) {
       tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data at offset ${data.offset}, expected ${tr.delta ? 'at least ' : ''}${tr.nextOffset}`));
+    } else if (data.offset + data.bytes.length > tr.sizeBytes) {
+      // Enforced as bytes arrive: a peer that declared N bytes cannot make the temp file grow past N.
+      tr.queue.fail(new CsyncError('CSYNC_PROTO_INVALID_MESSAGE', `transfer ${data.id}: data up to byte ${data.offset + data.bytes.length} exceeds the offered size of ${tr.sizeBytes} bytes`));
+      // The final reply goes out now; later frames of this id find no transfer and are dropped.
+      return this.finish(data.id, tr, await tr.done);
     } else {
       tr.nextOffset = data.offset + data.bytes.length;
       if (data.bytes.length > 0) tr.queue.push({ offset: data.offset, bytes: data.bytes });
       if (data.last) tr.queue.end();
     }
-    // Hold this frame's handler until the writer has caught up: PeerLink then stops reading.
+    // Hold this frame's handler until the writer has caught up: PeerLink then stops reading. A
+    // writer that failed (disk full, I/O error) consumes nothing more: answer now with its reason,
+    // so the link keeps flowing and the sender stops streaming; later frames of this id are dropped.
     if (!data.last) {
-      await tr.queue.space(2);
-      return undefined;
+      const failed = await Promise.race([tr.queue.space(2).then(() => undefined), tr.done]);
+      return failed === undefined ? undefined : this.finish(data.id, tr, failed);
     }
-    const out = await tr.done;
-    this.transfers.delete(data.id);
+    return this.finish(data.id, tr, await tr.done);
+  }
+
+  /** The final reply `out` of transfer `id`, for the first frame that gets here (then undefined); forgets it. */
+  private finish(id: number, tr: Transfer, out: OfferOutcome): OfferOutcome | undefined {
+    this.forget(id, tr);
+    if (tr.replied) return undefined;
+    tr.replied = true;
     return out;
+  }
+
+  private forget(id: number, tr: Transfer): void {
+    tr.cancelIdle();
+    if (this.transfers.get(id) === tr) this.transfers.delete(id);
   }
 
   private armIdle(id: number, tr: Transfer): void {
     tr.cancelIdle();
+    const configured = this.ctx.view.config.idleTimeoutMs;
+    const idleMs = configured === undefined ? TRANSFER_IDLE_TIMEOUT_MS : 2 * configured;
     tr.cancelIdle = this.ctx.clock.setTimer(() => {
-      tr.queue.fail(new CsyncError('CSYNC_PROTO_TIMEOUT', `transfer ${id} from ${JSON.stringify(this.peer)}: no data for ${TRANSFER_IDLE_TIMEOUT_MS} ms`));
-    }, TRANSFER_IDLE_TIMEOUT_MS);
+      tr.queue.fail(new CsyncError('CSYNC_PROTO_TIMEOUT', `transfer ${id} from ${JSON.stringify(this.peer)}: no data for ${idleMs} ms`));
+      // A transfer that failed and whose sender went quiet has nobody left to answer.
+      if (tr.settled) this.forget(id, tr);
+    }, idleMs);
   }
 
   /** Fails every open transfer (the link closed). Temp files are removed by the writers. */
@@ -328,14 +429,26 @@ export class OfferReceiver {
       const queue = new AsyncQueue<DeltaBlock>();
       const content = blocks ? reconstruct(fs, abs, meta.sizeBytes, queue) : bytesOf(queue);
       const done = applyFile(this.ctx, t, meta, content, { syncDir: false }).then((st) => this.record(t, incoming, { syncParent: true, st }));
-      const settled = done.then((s): OfferOutcome => ({ result: 'applied', state: s }), (err: unknown) => this.keepLocal(t, incoming, err));
-      const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, nextOffset: 0, cancelIdle: () => undefined };
+      const settled = done.then((s): OfferOutcome => ({ result: 'applied', state: s }), (err: unknown) => {
+        queue.fail(err);
+        // A local edit made during the transfer is kept and recorded (keepLocal); anything else
+        // is logged here, with the path: the sender records the reason, this node's operator sees it.
+        if (hasCode(err, 'CSYNC_LOCAL_CHANGE')) return this.keepLocal(t, incoming, err);
+        this.ctx.log.warn({ peer: this.peer, path: incoming.path, reason: reasonOf(err) }, 'Could not apply change');
+        this.hooks.applyFailed?.(t, err);
+        return { result: 'rejected' as const, reason: reasonOf(err) };
+      });
+      const tr: Transfer = { queue, delta: blocks !== undefined, done: settled, sizeBytes: meta.sizeBytes, nextOffset: 0, cancelIdle: () => undefined, settled: false, replied: false };
       this.armIdle(offer.id, tr);
       this.transfers.set(offer.id, tr);
       first(blocks ? { result: 'need', blocks } : { result: 'need' });
-      void settled.finally(() => {
-        tr.cancelIdle();
-        this.transfers.delete(offer.id);
+      void settled.then((out) => {
+        tr.settled = true;
+        if (out.result === 'applied') return this.forget(offer.id, tr);
+        // Failed before the sender's last frame, maybe: kept (until a frame answers with the reason,
+        // the link closes, or the sender goes quiet for the idle timeout) so the reason is not lost.
+        this.armIdle(offer.id, tr);
+        return undefined;
       });
       return settled;
     }

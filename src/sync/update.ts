@@ -7,7 +7,9 @@ import { sameContent, sameMeta } from '../core/decide.ts';
 import { compareVersions, mergeVersions } from '../core/version.ts';
 import type { DirtyEntry, DirtyRow } from '../store/state-store.ts';
 import { wouldDeleteTooMany } from '../core/safety.ts';
+import { wireMtimeFits } from '../protocol/messages.ts';
 import type { SyncContext } from './context.ts';
+import { transactEach } from './isolate.ts';
 import type { OfferOutcome } from './receive.ts';
 import { relOf, targetsOf } from './scope.ts';
 import { preserveLoser } from './losers.ts';
@@ -143,29 +145,53 @@ class DirtyCursor {
 }
 
 /**
+ * The max_delete rail also looks back this far: deletions delivered in the hour before the oldest
+ * pending one count with it, so several passes each under max_delete cannot add up to a mass
+ * deletion (issue 11 item 6). `--allow-mass-delete` overrides both.
+ */
+export const MAX_DELETE_WINDOW_MS = 3_600_000;
+
+/**
  * SPEC §4.6: per group, if the tombstones about to go to `peer` exceed max_delete of the group's
- * entries, they are held back (they stay dirty) and the group is reported as halted. Returns the
- * halted groups. Counts come from the store; no row list is held.
+ * entries — in this pass, or together with the deletions of the hour before the oldest of them —
+ * they are held back (they stay dirty) and the group is reported as halted. Returns the halted
+ * groups. Counts come from the store; no row list is held.
  */
 function massDeleteHalts(ctx: SyncContext, peer: NodeName, opts: UpdateOptions, report: PeerReport): Set<GroupName> {
   const halted = new Set<GroupName>();
-  const deletions = new Map<GroupName, number>();
+  const deletions = new Map<GroupName, { count: number; oldestMs: number }>();
   for (const path of ctx.store.dirtyDeletions(peer)) {
     if (!inScope(ctx, path, opts)) continue;
+    const changedAtMs = ctx.store.get(path)?.changedAtMs ?? ctx.clock.nowMs();
     const groups = new Set(targetsOf(ctx.view, ctx.matchers, path).map((t) => t.group.config.name));
-    for (const g of groups) deletions.set(g, (deletions.get(g) ?? 0) + 1);
+    for (const g of groups) {
+      const d = deletions.get(g) ?? { count: 0, oldestMs: changedAtMs };
+      deletions.set(g, { count: d.count + 1, oldestMs: Math.min(d.oldestMs, changedAtMs) });
+    }
   }
   for (const g of ctx.view.groups.values()) {
-    const count = deletions.get(g.config.name) ?? 0;
-    if (count === 0 || !g.peers.includes(peer)) continue;
+    const pending = deletions.get(g.config.name);
+    if (pending === undefined || !g.peers.includes(peer)) continue;
+    const max = g.config.maxDeletePercent;
     let live = 0;
-    for (const root of g.roots.keys()) live += ctx.store.countLive(root);
-    const total = live + count;
-    if (!wouldDeleteTooMany({ deletions: count, total, maxDeletePercent: g.config.maxDeletePercent })) continue;
+    let recent = 0;
+    for (const root of g.roots.keys()) {
+      live += ctx.store.countLive(root);
+      recent += ctx.store.countDeletedSince(root, pending.oldestMs - MAX_DELETE_WINDOW_MS);
+    }
+    // The pending tombstones are among the recent ones (a tombstone without its time counts anyway).
+    recent = Math.max(recent, pending.count);
+    const total = live + pending.count;
+    const what = `group ${JSON.stringify(g.config.name)} to ${JSON.stringify(peer)}`;
+    let message: string | undefined;
+    if (wouldDeleteTooMany({ deletions: pending.count, total, maxDeletePercent: max })) {
+      message = `${what}: update would delete ${pending.count} of ${total} entries (max_delete ${max}%)`;
+    } else if (wouldDeleteTooMany({ deletions: recent, total: live + recent, maxDeletePercent: max })) {
+      message = `${what}: update would bring the deletions within an hour to ${recent} of ${live + recent} entries (max_delete ${max}%, ${pending.count} in this pass)`;
+    }
+    if (message === undefined) continue;
     halted.add(g.config.name);
-    report.halted.push(new CsyncError('CSYNC_SYNC_HALTED_FOR_SAFETY',
-      `group ${JSON.stringify(g.config.name)} to ${JSON.stringify(peer)}: update would delete ${count} of ${total} entries (max_delete ${g.config.maxDeletePercent}%)`,
-      { hint: 'if the deletion is intended, run again with --allow-mass-delete' }));
+    report.halted.push(new CsyncError('CSYNC_SYNC_HALTED_FOR_SAFETY', message, { hint: 'if the deletion is intended, run again with --allow-mass-delete' }));
   }
   return halted;
 }
@@ -268,6 +294,11 @@ async function offerOne(
     fail(ctx, ch, report, state.path, `no group shared with ${ch.peer} holds this path`);
     return;
   }
+  if (!wireMtimeFits(state.meta.mtimeNs)) {
+    // The peer would refuse the whole message and close the link for every other entry.
+    fail(ctx, ch, report, state.path, `modification time ${state.meta.mtimeNs} ns cannot be sent (protocol limit: 20 digits, year 5138); touch the file`);
+    return;
+  }
   try {
     const content = await inlineContent(ctx, place.absPath, state);
     const outcome = await ch.offer(
@@ -322,19 +353,22 @@ async function inlineContent(ctx: SyncContext, absPath: string, state: FileState
  * rows dirty; they are offered again and answered `have`.
  */
 class WriteBatch {
-  private jobs: (() => void)[] = [];
+  private jobs: { path: LogicalPath; run: () => void }[] = [];
   private readonly ctx: SyncContext;
   constructor(ctx: SyncContext) {
     this.ctx = ctx;
   }
-  add(job: () => void): void {
-    this.jobs.push(job);
+  add(path: LogicalPath, job: () => void): void {
+    this.jobs.push({ path, run: job });
     if (this.jobs.length >= BATCH_SIZE) this.flush();
   }
+  /** Commits the batch; an entry whose outcome the store refuses stays dirty (offered again), alone. */
   flush(): void {
     const jobs = this.jobs;
     this.jobs = [];
-    if (jobs.length > 0) this.ctx.store.transaction(() => jobs.forEach((j) => j()));
+    for (const [i, err] of transactEach(this.ctx.store, jobs.map((j) => j.run))) {
+      this.ctx.log.warn({ path: jobs[i]?.path, reason: err instanceof Error ? err.message : String(err) }, 'Could not record an outcome; the entry stays dirty');
+    }
   }
 }
 
@@ -347,7 +381,7 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
       report.sent++;
       report.delivered.push(sent.path);
       report.bytes += outcome.contentBytes ?? (sent.meta.kind === 'file' ? sent.meta.sizeBytes : 0);
-      batch.add(() => {
+      batch.add(sent.path, () => {
         // An auto-resolved conflict comes back with a version superseding both: adopt it.
         if (outcome.state && compareVersions(outcome.state.version, sent.version) !== 'equal') {
           adoptMergedVersion(ctx, sent, outcome.state);
@@ -359,14 +393,14 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
       return;
     case 'superseded':
       report.superseded.push(sent.path);
-      batch.add(() => ctx.store.clearDirty(sent.path, peer, sent.version));
+      batch.add(sent.path, () => ctx.store.clearDirty(sent.path, peer, sent.version));
       ctx.log.info({ peer, path: sent.path, local: sent.version, remote: outcome.state?.version, rule: outcome.reason }, 'Conflict resolved: peer version wins');
       return;
     case 'have':
     case 'merged':
       report.have++;
       report.delivered.push(sent.path);
-      batch.add(() => {
+      batch.add(sent.path, () => {
         // Merged there, or already held there under a newer version of the same state: take the
         // peer's version, so a later edit here is not mistaken for a concurrent one.
         if (outcome.state && (outcome.result === 'merged' || sameMeta(outcome.state.meta, sent.meta, ignoredFor(ctx, sent.path)))) adoptMergedVersion(ctx, sent, outcome.state);

@@ -68,7 +68,7 @@ describe('SqliteStateStore pending actions', () => {
     }
     const check = new Database(file, { readonly: true });
     assert.equal(readSchemaVersion(check), SCHEMA_VERSION);
-    assert.equal(SCHEMA_VERSION, 3);
+    assert.equal(SCHEMA_VERSION, 4);
     check.close();
   });
 

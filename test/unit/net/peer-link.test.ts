@@ -6,7 +6,7 @@ import { manualClock, type ManualClock } from '../../../src/core/clock.ts';
 import { CsyncError } from '../../../src/core/errors.ts';
 import { memoryLogger, type LogRecord } from '../../../src/core/logger.ts';
 import { memoryTransportPair, type MemoryTransportOptions } from '../../../src/net/memory-transport.ts';
-import { PeerLink, type HandshakeResult } from '../../../src/net/peer-link.ts';
+import { MAX_INBOUND_BACKLOG, PeerLink, type HandshakeResult } from '../../../src/net/peer-link.ts';
 import type { Transport } from '../../../src/net/transport.ts';
 import { authMac, REFUSED_MAC } from '../../../src/protocol/handshake.ts';
 import { decodeMessage, encodeMessage, type Message, type WireState } from '../../../src/protocol/messages.ts';
@@ -60,6 +60,9 @@ async function readRaw(frames: AsyncIterator<Uint8Array>): Promise<Message> {
   assert.equal(next.done, false, 'expected a frame');
   return decodeMessage(next.value);
 }
+
+/** Lets every pending microtask and I/O callback run (the memory transport delivers in microtasks). */
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const isCode = (code: string) => (err: unknown) => err instanceof CsyncError && err.code === code;
 
@@ -239,10 +242,12 @@ describe('PeerLink requests', () => {
     assert.equal(reply.type, 'pong');
   });
 
-  it('rejects a request with CSYNC_PROTO_TIMEOUT after requestTimeoutMs, and the link stays usable', async () => {
+  it('rejects a request with CSYNC_PROTO_TIMEOUT after requestTimeoutMs of silence, and the link stays usable', async () => {
     const p = await connected();
     p.server.onRequest(() => undefined); // never replies
     const pending = p.client.request({ type: 'list', group: 'web', root: '/r', rel: '' });
+    // The idle window starts once the request has left (the transport accepted it).
+    await flush();
     let settled = false;
     pending.catch(() => undefined).finally(() => (settled = true));
     p.clock.advance(REQUEST_TIMEOUT_MS - 1);
@@ -273,6 +278,64 @@ describe('PeerLink requests', () => {
     assert.deepEqual(received, [1, 2, 3]);
   });
 
+  it('keeps a reply pending while bytes keep moving, however long the transfer takes', async () => {
+    const p = await connected();
+    p.server.onRequest(async (msg, link) => {
+      if (msg.type === 'offer') return link.send({ type: 'offer-reply', id: msg.id, result: 'need' });
+      if (msg.type === 'data' && msg.last) await link.send({ type: 'offer-reply', id: msg.id, result: 'applied', state: STATE });
+    });
+    const first = await p.client.request({ type: 'offer', group: 'web', root: '/r', rel: 'f', state: STATE, force: false });
+    assert.ok(first.type === 'offer-reply' && first.result === 'need');
+    const final = p.client.awaitReply(first.id);
+    // Ten times the idle timeout of streaming, a frame every half timeout: never idle.
+    for (let i = 0; i < 20; i++) {
+      await p.client.send({ type: 'data', id: first.id, offset: i, last: false, bytes: new Uint8Array([i]) });
+      await flush();
+      p.clock.advance(REQUEST_TIMEOUT_MS / 2);
+    }
+    await p.client.send({ type: 'data', id: first.id, offset: 20, last: true, bytes: new Uint8Array(0) });
+    const done = await final;
+    assert.ok(done.type === 'offer-reply' && done.result === 'applied');
+  });
+
+  it('sends keepalive pings while the peer streams to it, so the sender sees bytes move its way', async () => {
+    const p = await connected();
+    const pings: number[] = [];
+    p.server.onRequest(() => undefined);
+    // The client streams data frames; the server, silent otherwise, pings within a third of the timeout.
+    const before = p.records.length;
+    for (let i = 0; i < 4; i++) {
+      await p.client.send({ type: 'data', id: 99, offset: i, last: false, bytes: new Uint8Array([i]) });
+      await flush();
+      p.clock.advance(REQUEST_TIMEOUT_MS / 3);
+      await flush();
+    }
+    for (const r of p.records.slice(before)) if (r.msg.startsWith('Dropped a reply nobody waits for') && r.fields['peer'] === 'a') pings.push(Number(r.fields['id']));
+    assert.ok(pings.length >= 1, 'the server pinged the client, which answered with a pong the server dropped');
+  });
+
+  it('never leaves an unhandled rejection when the link dies before an awaited reply is awaited (issue 11)', async () => {
+    const p = await connected();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown): void => {
+      unhandled.push(err);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // A sender registers the final reply, then reads its file (not awaiting the reply yet)...
+      const final = p.client.awaitReply(42);
+      // ...while the peer dies.
+      p.transports[1].close();
+      await p.client.closed;
+      await flush();
+      await flush();
+      assert.deepEqual(unhandled, []);
+      await assert.rejects(final, isCode('CSYNC_PEER_UNREACHABLE'));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('answers with an error reply when the handler throws', async () => {
     const p = await connected();
     p.server.onRequest(() => {
@@ -290,6 +353,51 @@ describe('PeerLink requests', () => {
     await assert.rejects(pending, isCode('CSYNC_PEER_UNREACHABLE'));
     await p.server.closed;
     assert.throws(() => p.client.request({ type: 'ping' }), isCode('CSYNC_PEER_UNREACHABLE'));
+  });
+});
+
+describe('PeerLink backpressure (issue 11 item 5)', () => {
+  it('stops reading a flood of tiny frames once MAX_INBOUND_BACKLOG wait for a busy handler, and loses none', async () => {
+    const clock = manualClock();
+    const [mine, theirs] = memoryTransportPair();
+    let pulled = 0;
+    // Counts the frames the server's link has taken from its transport.
+    const counting: Transport = {
+      remoteLabel: theirs.remoteLabel,
+      send: (f) => theirs.send(f),
+      close: () => theirs.close(),
+      peerAuthenticated: () => theirs.peerAuthenticated(),
+      keyingMaterial: () => theirs.keyingMaterial(),
+      peerFingerprint: () => theirs.peerFingerprint(),
+      frames: () => ({
+        [Symbol.asyncIterator]: () => {
+          const inner = theirs.frames()[Symbol.asyncIterator]();
+          return { next: async () => { const n = await inner.next(); pulled++; return n; } };
+        },
+      }),
+    };
+    const client = new PeerLink(mine, { clock });
+    const server = new PeerLink(counting, { clock });
+    links.push(client, server);
+    await Promise.all([
+      client.handshake({ self: 'a', groups: new Map([['web', WEB_KEY]]), role: 'client' }),
+      server.handshake({ self: 'b', groups: new Map([['web', WEB_KEY]]), role: 'server' }),
+    ]);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let handled = 0;
+    server.onRequest(async () => {
+      await gate;
+      handled++;
+    });
+    const before = pulled;
+    const FLOOD = MAX_INBOUND_BACKLOG * 2;
+    for (let i = 0; i < FLOOD; i++) void client.send({ type: 'data', id: 7, offset: i, last: false, bytes: new Uint8Array(0) });
+    for (let i = 0; i < 20; i++) await flush();
+    assert.ok(pulled - before <= MAX_INBOUND_BACKLOG + 2, `read ${pulled - before} frames while the handler was stuck`);
+    release();
+    for (let i = 0; i < 50 && handled < FLOOD; i++) await flush();
+    assert.equal(handled, FLOOD, 'every frame is handled once the handler catches up');
   });
 });
 

@@ -9,9 +9,9 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { CsyncError } from '../../../src/core/errors.ts';
 import type { FileState, LogicalPath } from '../../../src/core/types.ts';
-import { migrate, readSchemaVersion, SCHEMA_VERSION, type Migration } from '../../../src/store/migrate.ts';
+import { MIGRATIONS, migrate, readSchemaVersion, SCHEMA_VERSION, type Migration } from '../../../src/store/migrate.ts';
 import { SqliteStateStore } from '../../../src/store/sqlite-store.ts';
-import type { ConflictRow, PinRow } from '../../../src/store/state-store.ts';
+import { parseScanSig, type ConflictRow, type PinRow } from '../../../src/store/state-store.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'csync-store-test-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
@@ -19,7 +19,10 @@ let fileCounter = 0;
 const freshFile = (): string => join(TMP, `state-${++fileCounter}.db`);
 
 const lp = (s: string): LogicalPath => s as LogicalPath;
-const BIG_MTIME_NS = 2n ** 53n + 123_456_789n; // not representable as a double
+// The store keeps mtimes to the µs (004-mtime-micros.sql).
+const BIG_MTIME_NS = 2n ** 60n + 24n; // 1152921504606847000: whole µs, above 2^53, no double holds it
+/** 2300-01-01T00:00:00Z: past the end of a signed 64-bit count of nanoseconds (issue 11 item 4). */
+const YEAR_2300_NS = 10_413_792_000n * 1_000_000_000n;
 
 const F_FILE: FileState = {
   path: lp('/srv/www/index.html'),
@@ -30,14 +33,14 @@ const F_FILE: FileState = {
 };
 const F_LINK: FileState = {
   path: lp('/srv/www/current'),
-  meta: { kind: 'symlink', sizeBytes: 0, mtimeNs: -1_000_000_007n, mode: 0o777, uid: 0, gid: 0, target: '../releases/42' },
+  meta: { kind: 'symlink', sizeBytes: 0, mtimeNs: -1_000_007_000n, mode: 0o777, uid: 0, gid: 0, target: '../releases/42' },
   version: { web1: 1 },
   origin: 'web1',
   changedAtMs: 5,
 };
 const F_DIR: FileState = {
   path: lp('/srv/www'),
-  meta: { kind: 'dir', sizeBytes: 0, mtimeNs: 1n, mode: 0o2755, uid: 0, gid: 0 },
+  meta: { kind: 'dir', sizeBytes: 0, mtimeNs: 1000n, mode: 0o2755, uid: 0, gid: 0 },
   version: {},
   origin: 'web1',
   changedAtMs: 0,
@@ -90,6 +93,22 @@ for (const backend of BACKENDS) {
         for (const s of [F_FILE, F_LINK, F_DIR, F_GONE]) assert.deepEqual(store.get(s.path), s);
         assert.equal(store.get(F_FILE.path)?.meta.mtimeNs, BIG_MTIME_NS);
         assert.equal(store.get(lp('/srv/www/missing')), undefined);
+      });
+
+      it('stores an mtime past 2262 (year 2300, and the 20-digit wire maximum) and scans it back unchanged', () => {
+        for (const mtimeNs of [YEAR_2300_NS, 99_999_999_999_999_999_000n]) {
+          const s: FileState = { ...F_FILE, meta: { ...F_FILE.meta, mtimeNs } };
+          store.put(s);
+          assert.deepEqual(store.get(s.path), s);
+          const sig = store.scanIndex(s.path).get(s.path) ?? '';
+          assert.equal(parseScanSig(sig).mtimeNs, String(mtimeNs));
+        }
+      });
+
+      it('refuses an mtime beyond its range for that entry alone, naming the path', () => {
+        const far: FileState = { ...F_FILE, meta: { ...F_FILE.meta, mtimeNs: 2n ** 63n * 1000n } };
+        assert.throws(() => store.put(far), (err: unknown) => err instanceof CsyncError && err.code === 'CSYNC_STORE_FAILED' && err.message.includes(F_FILE.path));
+        assert.equal(store.get(F_FILE.path), undefined);
       });
 
       it('replaces the previous state of a path on put', () => {
@@ -442,6 +461,20 @@ describe('migrate', () => {
     assert.deepEqual(migrate(db, 'test', STEPS, () => assert.fail('must not load')), { fromVersion: 2, toVersion: 2 });
     db.prepare('INSERT INTO t (x, y) VALUES (1, ?)').run('ok');
     db.close();
+  });
+
+  it('004-mtime-micros turns recorded nanoseconds into microseconds, files and conflicts alike', () => {
+    const path = freshFile();
+    const old = new Database(path);
+    migrate(old, 'test', MIGRATIONS.slice(0, 2));
+    old.prepare(`INSERT INTO files VALUES ('r/f', 'file', 1, 1700000000123456000, 420, 0, 0, NULL, '0123456789abcdef', 'a:1', 'a', 1)`).run();
+    old.prepare(`INSERT INTO conflicts (path, peer, detected_at_ms, remote_kind, remote_size, remote_mtime_ns, remote_mode, remote_uid, remote_gid, remote_target, remote_hash, remote_version, remote_origin, remote_changed_at_ms)
+      VALUES ('r/f', 'b', 1, 'file', 1, -1500, 420, 0, 0, NULL, '0123456789abcdef', 'b:1', 'b', 1)`).run();
+    old.close();
+    const store = SqliteStateStore.open(path);
+    assert.equal(store.get(lp('r/f'))?.meta.mtimeNs, 1_700_000_000_123_456_000n);
+    assert.equal(store.listConflicts(lp('r/f'))[0]?.remote.meta.mtimeNs, -1000n);
+    store.close();
   });
 
   it('rolls back a failing step and leaves user_version at the last good one', () => {

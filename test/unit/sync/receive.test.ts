@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { FileMeta, FileState, LogicalPath, VersionVector } from '../../../src/core/types.ts';
 import { runCheck } from '../../../src/sync/check.ts';
 import { PathLocks } from '../../../src/sync/path-locks.ts';
-import { OfferReceiver, TRANSFER_IDLE_TIMEOUT_MS } from '../../../src/sync/receive.ts';
+import { OfferBudget, OfferReceiver, TRANSFER_IDLE_TIMEOUT_MS } from '../../../src/sync/receive.ts';
 import type { IncomingOffer } from '../../../src/sync/receive.ts';
 import { allRootTargets } from '../../../src/sync/scope.ts';
 import { memoryNode, T0_NS } from '../../helpers/fixtures.ts';
@@ -186,6 +186,40 @@ describe('OfferReceiver applies', () => {
     assert.match(out?.reason ?? '', /data at offset 3, expected 0/);
     assert.equal(n.mem.lstat(`${ROOT}/big.bin`), undefined);
     assert.deepEqual(temps(n, ROOT), []);
+  });
+
+  it('refuses a data frame past the declared size at once, before the last frame, leaving no temp file', async (t) => {
+    const { n, rx } = await setup(t);
+    const offer = fileOffer(n, 'big.bin', 'abcdef', { b: 1 }, { inline: false });
+    assert.equal((await rx.receiveOffer(offer)).result, 'need');
+    const out = await rx.receiveData({ id: offer.id, offset: 0, last: false, bytes: enc('abcdefgh') });
+    assert.equal(out?.result, 'rejected');
+    assert.match(out?.reason ?? '', /data up to byte 8 exceeds the offered size of 6 bytes/);
+    assert.equal(n.mem.lstat(`${ROOT}/big.bin`), undefined);
+    assert.deepEqual(temps(n, ROOT), []);
+    assert.equal(await rx.receiveData({ id: offer.id, offset: 8, last: false, bytes: enc('more') }), undefined, 'later frames are dropped');
+  });
+
+  it('refuses an offer as busy when every per-daemon slot holds a transfer, and takes one again once a slot frees', async (t) => {
+    const n = await memoryNode('a');
+    t.after(() => n.close());
+    const budget = new OfferBudget(1);
+    const rx = new OfferReceiver(n.ctx, 'b', SHARED, new PathLocks(), {}, budget);
+    const other = new OfferReceiver(n.ctx, 'b', SHARED, new PathLocks(), {}, budget);
+    t.after(() => {
+      rx.close();
+      other.close();
+    });
+    const first = fileOffer(n, 'one.bin', 'abc', { b: 1 }, { inline: false });
+    assert.equal((await rx.receiveOffer(first)).result, 'need');
+    assert.equal(rx.inFlight, 1);
+    const busy = await other.receiveOffer(fileOffer(n, 'two.bin', 'xyz', { b: 1 }));
+    assert.equal(busy.result, 'rejected');
+    assert.match(busy.reason ?? '', /receiver busy/);
+    assert.equal((await rx.receiveData({ id: first.id, offset: 0, last: true, bytes: enc('abc') }))?.result, 'applied');
+    await new Promise((resolve) => setImmediate(resolve)); // the slot is freed once the lock is released
+    assert.equal(rx.inFlight, 0);
+    assert.equal((await other.receiveOffer(fileOffer(n, 'two.bin', 'xyz', { b: 1 }))).result, 'applied');
   });
 
   it('abandons a transfer that goes idle, freeing the path for the next offer', async (t) => {

@@ -190,6 +190,55 @@ describe('runUpdate', () => {
     assert.equal(n.store.listDirty('b').filter((r) => n.store.get(r.path)?.meta.kind === 'deleted').length, 4);
   });
 
+  it('fails alone an entry whose mtime the wire cannot carry, and delivers the rest (issue 11 item 4)', async (t) => {
+    const n = await setup(t);
+    const one = n.store.get(lp('one.txt'));
+    assert.ok(one);
+    // Year ~33,000: the state database holds it (µs), the protocol's 20 digits of ns do not.
+    n.store.put({ ...one, meta: { ...one.meta, mtimeNs: 10n ** 21n } });
+    const sent: Sent[] = [];
+    const [b] = await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), connect: fakeConnect(sent) });
+    assert.deepEqual(b?.failed.map((f) => f.path), [lp('one.txt')]);
+    assert.match(b?.failed[0]?.reason ?? '', /cannot be sent \(protocol limit: 20 digits/);
+    assert.ok(!sent.some((s) => s.offer.rel === 'one.txt'));
+    assert.ok(sent.some((s) => s.offer.rel === 'two.txt'), 'the other entries are delivered');
+    assert.deepEqual(dirtyPaths(n, 'b'), [lp('one.txt')]);
+  });
+
+  it('holds back deletions that, with those of the last hour, exceed max_delete, though each pass is under it (issue 11 item 6)', async (t) => {
+    const n = await memoryNode('a');
+    t.after(() => n.close());
+    const names = Array.from({ length: 100 }, (_, i) => `f${i}`);
+    for (const name of names) n.mem.writeFileSync(`${ROOT}/${name}`, name);
+    await check(n);
+    await runUpdate(n.ctx, { dryRun: false, connect: fakeConnect([]) });
+    const isDeletion = (s: Sent): boolean => s.offer.state.meta.kind === 'deleted';
+    // Pass 1: 45 of 100 (under max_delete 50%): delivered.
+    for (const name of names.slice(0, 45)) n.mem.removeSync(`${ROOT}/${name}`);
+    await check(n);
+    const first: Sent[] = [];
+    const [b1] = await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), connect: fakeConnect(first) });
+    assert.deepEqual(b1?.halted, []);
+    assert.equal(first.filter(isDeletion).length, 45);
+    // Pass 2, 12 s later: 25 of the 55 left (45%, under max_delete alone) — 70 of 100 within the hour.
+    n.clock.advance(12_000);
+    for (const name of names.slice(45, 70)) n.mem.removeSync(`${ROOT}/${name}`);
+    await check(n);
+    const second: Sent[] = [];
+    const [b2] = await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), connect: fakeConnect(second) });
+    assert.equal(b2?.halted[0]?.code, 'CSYNC_SYNC_HALTED_FOR_SAFETY');
+    assert.match(b2?.halted[0]?.message ?? '', /deletions within an hour to 70 of 100 entries/);
+    assert.equal(second.filter(isDeletion).length, 0, 'held back, still dirty');
+    // Waiting does not release them: the window reaches back from the oldest pending deletion.
+    n.clock.advance(2 * 3_600_000);
+    const [b3] = await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), connect: fakeConnect([]) });
+    assert.equal(b3?.halted.length, 1);
+    // The operator's override delivers them.
+    const forced: Sent[] = [];
+    await runUpdate(n.ctx, { dryRun: false, peers: new Set(['b']), allowMassDelete: true, connect: fakeConnect(forced) });
+    assert.equal(forced.filter(isDeletion).length, 25);
+  });
+
   it('pages through more dirty rows than fit one page: each once, parents first, directory deletions last', async (t) => {
     const n = await memoryNode('a');
     t.after(() => n.close());
