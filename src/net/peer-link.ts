@@ -310,7 +310,6 @@ export class PeerLink {
     }
   }
 
-  /** Reads one auth per candidate group; returns the groups whose MAC verified, sorted. */
   /**
    * The peer proved a key bound to this session: it may send full-size frames once it has our
    * auth-result, so the pre-authentication limits are lifted before that is sent (protocol/README.md §6).
@@ -319,6 +318,7 @@ export class PeerLink {
     if (accepted.length > 0) this.transport.peerAuthenticated();
   }
 
+  /** Reads one auth per candidate group; returns the groups whose MAC verified, sorted. */
   private async receiveAuths(candidates: readonly string[], verify: (group: string, mac: Uint8Array) => boolean, deadline: Promise<never>): Promise<string[]> {
     const seen = new Set<string>();
     const accepted: string[] = [];
