@@ -19,7 +19,8 @@ import { ActionExecutor } from '../actions/executor.ts';
 import type { CommandRunner } from '../actions/runner.ts';
 import { ChildProcessRunner } from '../actions/child-process-runner.ts';
 import { ActionBatcher } from './action-batcher.ts';
-import type { WatchSource } from '../watcher/watch-source.ts';
+import type { WatchEvent, WatchSource } from '../watcher/watch-source.ts';
+import { ROOT_PROBE_MS, RootWatch, railTargets } from './root-watch.ts';
 import { connectPeer } from './peers.ts';
 import { PeerPool } from './peer-pool.ts';
 import { reloadRuntime } from './runtime.ts';
@@ -42,6 +43,8 @@ export interface DaemonOptions {
   /** Quiet period before a burst of watcher events is checked. */
   readonly quietMs?: number;
   readonly maxDelayMs?: number;
+  /** How often watched roots are probed (a missing or moved root is watched again when back). */
+  readonly rootProbeMs?: number;
   /** Listen address override (tests: '127.0.0.1'). */
   readonly host?: string;
   readonly hooks?: ReceiverHooks;
@@ -76,6 +79,7 @@ export class Daemon {
   private batcher: ActionBatcher | undefined;
   private pool: PeerPool | undefined;
   private aggregator: Aggregator | undefined;
+  private rootWatch: RootWatch | undefined;
   private readonly pendingPaths = new Set<string>();
   private fullCheck = false;
   private running: Promise<void> | undefined;
@@ -188,11 +192,22 @@ export class Daemon {
       }, SETTLE_RECHECK_MS);
     });
     const agg = this.aggregator;
-    await src.watch(roots, { isIgnored: (abs) => this.isIgnored(abs) }, (e) => agg.add(e.path), (err) => {
+    const onEvent = (e: WatchEvent): void => {
+      if (e.kind === 'unlinkDir') this.rootWatch?.lost(e.path);
+      agg.add(e.path);
+    };
+    await src.watch(roots, { isIgnored: (abs) => this.isIgnored(abs) }, onEvent, (err) => {
       const e = err instanceof CsyncError ? err : new CsyncError('CSYNC_IO', String(err));
       this.rt.ctx.log.error({ code: e.code, reason: e.message, hint: e.hint }, 'Watcher failed; relying on the periodic check');
     });
     this.rt.ctx.log.info({ roots: roots.length }, 'Watching');
+    // A root missing now, or moved away later, is warned about and watched again when it is back.
+    const onBack = (root: string): void => {
+      this.pendingPaths.add(root);
+      this.kick();
+    };
+    this.rootWatch = new RootWatch({ roots, fs: this.rt.ctx.fs, clock: this.rt.ctx.clock, log: this.rt.ctx.log, source: src, probeMs: this.opts.rootProbeMs ?? ROOT_PROBE_MS, onBack });
+    this.rootWatch.start();
   }
 
   private isIgnored(abs: string): boolean {
@@ -317,7 +332,7 @@ export class Daemon {
       }
     }
     this.pendingPaths.clear();
-    return out;
+    return railTargets(out, this.rt.ctx.fs);
   }
 
   private noteReport(pool: PeerPool, r: PeerReport): void {
@@ -347,6 +362,7 @@ export class Daemon {
       // Roots, watch flags and check intervals may have changed: restart the watcher and timers.
       this.aggregator?.close();
       this.aggregator = undefined;
+      await this.rootWatch?.close();
       await this.opts.watchSource?.close();
       for (const c of this.cancelTimers) c();
       this.cancelTimers = [];
@@ -382,6 +398,7 @@ export class Daemon {
     await this.control?.close();
     this.control = undefined;
     this.aggregator?.close();
+    await this.rootWatch?.close();
     await this.opts.watchSource?.close();
     for (const c of this.cancelTimers) c();
     this.cancelRetry?.();
