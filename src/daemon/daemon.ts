@@ -21,6 +21,8 @@ import { ChildProcessRunner } from '../actions/child-process-runner.ts';
 import { ActionBatcher } from './action-batcher.ts';
 import type { WatchEvent, WatchSource } from '../watcher/watch-source.ts';
 import { ROOT_PROBE_MS, RootWatch, railTargets } from './root-watch.ts';
+import { noteRefused, REFUSED_HINT, refusedFromEvents } from './refused-paths.ts';
+import type { RefusedFound } from './refused-paths.ts';
 import { connectPeer } from './peers.ts';
 import { PeerPool } from './peer-pool.ts';
 import { reloadRuntime } from './runtime.ts';
@@ -81,6 +83,8 @@ export class Daemon {
   private aggregator: Aggregator | undefined;
   private rootWatch: RootWatch | undefined;
   private readonly pendingPaths = new Set<string>();
+  /** Watcher paths below a name csync refuses (no target can hold them): reported by the cycle. */
+  private refusedPaths: string[] = [];
   private fullCheck = false;
   private running: Promise<void> | undefined;
   private again = false;
@@ -296,10 +300,14 @@ export class Daemon {
   private async cycle(): Promise<void> {
     const ctx = this.rt.ctx;
     const targets = this.takeTargets();
+    const events = refusedFromEvents(ctx.view, this.refusedPaths.splice(0));
     if (targets.length > 0) {
       const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false, keepChanged: false });
       for (const h of report.halted) ctx.log.error({ code: h.code, reason: h.message, hint: h.hint }, 'Group halted');
+      events.found.push(...report.problems.filter((p) => p.refused));
+      events.scopes.push(...targets.map((t) => logicalOfTarget(t)));
     }
+    if (events.scopes.length > 0) this.reportRefused(events.found, events.scopes);
     if (!ctx.store.hasDirty() || !this.pool) return;
     const pool = this.pool;
     const now = ctx.clock.nowMs();
@@ -307,6 +315,13 @@ export class Daemon {
     const reports = await runUpdate(ctx, { connect: pool.get, peers, dryRun: false });
     this.afterPass(pool, reports);
     this.opts.onCycle?.(reports);
+  }
+
+  /** Logs each refused path the first time it is found (once, not on every pass). */
+  private reportRefused(found: readonly RefusedFound[], scopes: readonly string[]): void {
+    const log = this.rt.ctx.log;
+    const { fresh } = noteRefused({ stateDir: this.rt.stateDir, found, scopes, nowMs: this.rt.ctx.clock.nowMs(), log });
+    for (const e of fresh) log.warn({ path: e.path, reason: e.reason, hint: REFUSED_HINT }, 'Not syncing a path whose name csync refuses');
   }
 
   /** After an update pass (a cycle's or a client's): peer health, then do_local actions. */
@@ -327,8 +342,10 @@ export class Daemon {
     for (const p of this.pendingPaths) {
       try {
         out.push(...targetsForUserPath(this.rt.view, p));
-      } catch {
-        // An event outside every root (the root's own parent): nothing to check.
+      } catch (err) {
+        // An event outside every root (the root's own parent): nothing to check. Below a name csync
+        // refuses: reported by the cycle (reportRefused).
+        if (err instanceof CsyncError && err.code === 'CSYNC_PATH_UNSAFE') this.refusedPaths.push(p);
       }
     }
     this.pendingPaths.clear();
