@@ -5,7 +5,7 @@
 // no periodic check (check_interval = 1d), so only the watcher can deliver.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonCluster } from '../helpers/daemon-cluster.ts';
 
@@ -114,5 +114,67 @@ describe('the watcher: changes chokidar alone does not report', () => {
     rmSync(join(c.root('a'), 'links/dangling'));
     symlinkSync('/still/nowhere', join(c.root('a'), 'links/dangling'));
     await c.until('the new target on b', () => linkTarget(join(c.root('b'), 'links/dangling')) === '/still/nowhere', 10_000);
+  });
+});
+
+describe('the watcher: a name csync refuses', () => {
+  const BAD = 'bad\nname.txt';
+  const LOGICAL = `%data%/${BAD}`;
+  const REFUSED_MSG = 'Not syncing a path whose name csync refuses';
+  let c: DaemonCluster;
+  before(async () => {
+    c = await DaemonCluster.start({ nodes: ['a', 'b'], watch: true, groupExtra: NO_PERIODIC_CHECK, recordLogs: true });
+  });
+  after(async () => {
+    await c.close();
+  });
+  const reports = (): number => c.logs('a').filter((r) => r.msg === REFUSED_MSG && r.fields.path === LOGICAL).length;
+
+  it('is reported once by the daemon, with what to do, while other files keep syncing', async () => {
+    writeFileSync(join(c.root('a'), BAD), 'cannot travel\n');
+    await c.until('the report of the refused name', () => reports() === 1, 10_000);
+    const rec = c.logs('a').find((r) => r.msg === REFUSED_MSG);
+    assert.equal(rec?.level, 'warn');
+    assert.match(String(rec?.fields.hint), /rename it .*newline.*or exclude it/);
+    c.write('a', 'ok/two.txt', 'still syncing\n');
+    await c.until('two.txt on b', () => c.read('b', 'ok/two.txt') === 'still syncing\n', 10_000);
+  });
+
+  it('does not fail every later -x: each warns and exits 0, and it is listed by status and -M', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await c.run('a', '-x');
+      assert.equal(r.status, 0, r.err + r.out);
+      assert.match(r.err, /warning: 1 path\(s\) not synced because csync refuses their names/);
+    }
+    assert.equal(reports(), 1, 'reported once, not on every pass');
+    const status = await c.run('a', 'status');
+    assert.match(status.out, /refused: 1 path\(s\) not synced/);
+    assert.ok(status.out.includes(`refused ${JSON.stringify(LOGICAL)}: `), status.out);
+    const dirty = await c.run('a', '-M');
+    assert.equal(dirty.status, 0);
+    assert.ok(dirty.out.includes(`refused\t*\t${JSON.stringify(LOGICAL)}`), dirty.out);
+  });
+
+  it('fails the -x that finds a new one first (naming it and the fix), and only that one', async () => {
+    await c.stopNode('a');
+    const tab = 'tab\tname.txt';
+    writeFileSync(join(c.root('a'), tab), 'neither\n');
+    const first = await c.run('a', '-x');
+    assert.equal(first.status, 1, first.err);
+    assert.ok(first.err.includes(`csync: ${JSON.stringify(`%data%/${tab}`)}: `), first.err);
+    assert.match(first.err, /hint: rename it/);
+    const again = await c.run('a', '-x');
+    assert.equal(again.status, 0, again.err);
+    assert.match(again.err, /warning: 2 path\(s\) not synced/);
+    rmSync(join(c.root('a'), tab));
+    await c.startNode('a');
+  });
+
+  it('is forgotten once renamed (refused no more), and syncs under the new name', async () => {
+    renameSync(join(c.root('a'), BAD), join(c.root('a'), 'good-name.txt'));
+    await c.until('good-name.txt on b', () => c.read('b', 'good-name.txt') === 'cannot travel\n', 10_000);
+    const status = await c.run('a', 'status');
+    assert.doesNotMatch(status.out, /refused/);
+    assert.equal((await c.run('a', '-x')).status, 0);
   });
 });
