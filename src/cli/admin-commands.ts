@@ -11,6 +11,7 @@ import type { Csync2Import } from '../config/import-csync2.ts';
 import type { Command } from './args.ts';
 import type { Io } from './output.ts';
 import type { Runtime } from '../daemon/runtime.ts';
+import { loadRefused } from '../daemon/refused-paths.ts';
 
 const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._';
 
@@ -123,8 +124,9 @@ export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
     })),
   }));
   const pendingActions = rt.store.listPendingActions().length;
+  const refused = loadRefused(rt.stateDir);
   if (cmd.options.json) {
-    io.out(`${JSON.stringify({ node: rt.view.self, daemon: daemon ? { pid: daemon.pid, port: daemon.port, startedAtMs: daemon.startedAtMs } : null, groups, pendingActions, conflicts: conflicts.map((c) => ({ path: c.path, peer: c.peer })) })}\n`);
+    io.out(`${JSON.stringify({ node: rt.view.self, daemon: daemon ? { pid: daemon.pid, port: daemon.port, startedAtMs: daemon.startedAtMs } : null, groups, pendingActions, conflicts: conflicts.map((c) => ({ path: c.path, peer: c.peer })), refused })}\n`);
     return 0;
   }
   io.out(`node ${rt.view.self}: daemon ${daemon ? `running (pid ${daemon.pid}, port ${daemon.port}, up since ${new Date(daemon.startedAtMs).toISOString()})` : 'not running'}\n`);
@@ -137,6 +139,8 @@ export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
     }
   }
   for (const c of conflicts) io.out(`conflict ${c.path} with ${c.peer}\n`);
+  if (refused.length > 0) io.out(`refused: ${refused.length} path(s) not synced, csync cannot carry their names (rename or exclude them)\n`);
+  for (const r of refused) io.out(`refused ${JSON.stringify(r.path)}: ${r.reason}\n`);
   return 0;
 }
 

@@ -19,6 +19,7 @@ import { runRestore } from '../sync/restore.ts';
 import { runCompare } from '../sync/compare.ts';
 import { connectListPeer } from '../daemon/compare-link.ts';
 import { Progress } from './progress.ts';
+import { loadRefused, noteRefused, REFUSED_HINT } from '../daemon/refused-paths.ts';
 import { connectPeer } from '../daemon/peers.ts';
 import { loadTlsMaterial } from '../daemon/server.ts';
 import type { Runtime } from '../daemon/runtime.ts';
@@ -59,17 +60,24 @@ export async function commandCheck(rt: Runtime, cmd: Command, io: Io): Promise<n
     keepChanged: cmd.options.verbose,
   });
   progress?.done();
-  return renderCheck(io, cmd, report);
+  // A name csync refuses fails the pass that finds it first; later passes warn (DECISIONS.md).
+  const scopes = cmd.options.recursive || cmd.args.length === 0 ? targets.map((t) => logicalOf(t) as string) : [];
+  const refused = noteRefused({ stateDir: rt.stateDir, found: report.problems.filter((p) => p.refused), scopes, nowMs: rt.ctx.clock.nowMs(), log: rt.ctx.log, dryRun: cmd.options.dryRun });
+  return renderCheck(io, cmd, report, new Set(refused.known.map((e) => e.path)));
 }
 
-function renderCheck(io: Io, cmd: Command, report: CheckReport): number {
+/** Prints a check's outcome; `reportedBefore` are refused paths an earlier pass already reported. */
+function renderCheck(io: Io, cmd: Command, report: CheckReport, reportedBefore: ReadonlySet<string>): number {
   if (cmd.options.verbose || cmd.options.dryRun) {
     for (const s of report.changed) io.out(`${cmd.options.dryRun ? 'would record' : 'changed'}: ${s.meta.kind === 'deleted' ? 'deleted ' : ''}${s.path}\n`);
   }
-  for (const p of report.problems) io.err(`csync: ${p.path}: ${p.message}\n`);
+  const failing = report.problems.filter((p) => !(p.refused && reportedBefore.has(p.path)));
+  const known = report.problems.length - failing.length;
+  for (const p of failing) io.err(p.refused ? `csync: ${JSON.stringify(p.path)}: ${p.message}\nhint: ${REFUSED_HINT}\n` : `csync: ${p.path}: ${p.message}\n`);
+  if (known > 0) io.err(`csync: warning: ${known} path(s) not synced because csync refuses their names (reported before; listed by \`csync status\`)\n`);
   for (const h of report.halted) io.err(`csync: ${h.message}\nhint: ${h.hint ?? ''}\n`);
   if (!cmd.options.quiet && cmd.action === 'check') io.err(`checked ${report.entriesSeen} entries: ${report.changedCount} changed\n`);
-  return report.halted.length > 0 || report.problems.length > 0 ? 1 : 0;
+  return report.halted.length > 0 || failing.length > 0 ? 1 : 0;
 }
 
 /** -u (and the second half of -x): deliver dirty entries. */
@@ -116,23 +124,27 @@ export async function commandCheckUpdate(rt: Runtime, cmd: Command, io: Io, via?
 /**
  * -M: dirty entries as `force|chary<TAB>peer<TAB>path`, with a 4th column `conflict` for entries in
  * conflict (and, with -v, the last error). Conflicts held here with no dirty row are listed as
- * `held<TAB>peer<TAB>path<TAB>conflict`. Exit 2 when there is nothing.
+ * `held<TAB>peer<TAB>path<TAB>conflict`, and paths whose names csync refuses (never sent to any
+ * peer) as `refused<TAB>*<TAB>"json-quoted path"`. Exit 2 when there is nothing.
  */
 export function commandListDirty(rt: Runtime, cmd: Command, io: Io): number {
   const rows = rt.store.listDirty();
   const conflicts = rt.store.listConflicts();
   const inConflict = new Set(conflicts.map((c) => `${c.peer}\0${c.path}`));
   const held = conflicts.filter((c) => !rows.some((r) => r.peer === c.peer && r.path === c.path));
+  const refused = loadRefused(rt.stateDir);
+  const none = rows.length + held.length + refused.length === 0;
   if (cmd.options.json) {
-    io.out(`${JSON.stringify({ dirty: rows.map((r) => ({ ...r, conflict: inConflict.has(`${r.peer}\0${r.path}`) })), held: held.map((c) => ({ peer: c.peer, path: c.path })) })}\n`);
-    return rows.length + held.length === 0 ? 2 : 0;
+    io.out(`${JSON.stringify({ dirty: rows.map((r) => ({ ...r, conflict: inConflict.has(`${r.peer}\0${r.path}`) })), held: held.map((c) => ({ peer: c.peer, path: c.path })), refused })}\n`);
+    return none ? 2 : 0;
   }
   for (const r of rows) {
     const flag = inConflict.has(`${r.peer}\0${r.path}`) ? '\tconflict' : cmd.options.verbose && r.lastError ? '\t' : '';
     io.out(`${r.force ? 'force' : 'chary'}\t${r.peer}\t${r.path}${flag}${r.lastError && cmd.options.verbose ? `\t${r.lastError}` : ''}\n`);
   }
   for (const c of held) io.out(`held\t${c.peer}\t${c.path}\tconflict\n`);
-  return rows.length + held.length === 0 ? 2 : 0;
+  for (const r of refused) io.out(`refused\t*\t${JSON.stringify(r.path)}${cmd.options.verbose ? `\t${r.reason}` : ''}\n`);
+  return none ? 2 : 0;
 }
 
 /** The check text of a state: what csync compares, in one line. */

@@ -21,7 +21,10 @@ import { ActionExecutor } from '../actions/executor.ts';
 import type { CommandRunner } from '../actions/runner.ts';
 import { ChildProcessRunner } from '../actions/child-process-runner.ts';
 import { ActionBatcher } from './action-batcher.ts';
-import type { WatchSource } from '../watcher/watch-source.ts';
+import type { WatchEvent, WatchSource } from '../watcher/watch-source.ts';
+import { ROOT_PROBE_MS, RootWatch, railTargets } from './root-watch.ts';
+import { noteRefused, REFUSED_HINT, refusedFromEvents } from './refused-paths.ts';
+import type { RefusedFound } from './refused-paths.ts';
 import { connectPeer } from './peers.ts';
 import { PeerPool } from './peer-pool.ts';
 import { reloadRuntime } from './runtime.ts';
@@ -45,6 +48,8 @@ export interface DaemonOptions {
   /** Quiet period before a burst of watcher events is checked. */
   readonly quietMs?: number;
   readonly maxDelayMs?: number;
+  /** How often watched roots are probed (a missing or moved root is watched again when back). */
+  readonly rootProbeMs?: number;
   /** Listen address override (tests: '127.0.0.1'). */
   readonly host?: string;
   readonly hooks?: ReceiverHooks;
@@ -81,7 +86,10 @@ export class Daemon {
   private batcher: ActionBatcher | undefined;
   private pool: PeerPool | undefined;
   private aggregator: Aggregator | undefined;
+  private rootWatch: RootWatch | undefined;
   private readonly pendingPaths = new Set<string>();
+  /** Watcher paths below a name csync refuses (no target can hold them): reported by the cycle. */
+  private refusedPaths: string[] = [];
   private fullCheck = false;
   private running: Promise<void> | undefined;
   private again = false;
@@ -216,11 +224,22 @@ export class Daemon {
       }, SETTLE_RECHECK_MS);
     });
     const agg = this.aggregator;
-    await src.watch(roots, { isIgnored: (abs) => this.isIgnored(abs) }, (e) => agg.add(e.path), (err) => {
+    const onEvent = (e: WatchEvent): void => {
+      if (e.kind === 'unlinkDir') this.rootWatch?.lost(e.path);
+      agg.add(e.path);
+    };
+    await src.watch(roots, { isIgnored: (abs) => this.isIgnored(abs) }, onEvent, (err) => {
       const e = err instanceof CsyncError ? err : new CsyncError('CSYNC_IO', String(err));
       this.rt.ctx.log.error({ code: e.code, reason: e.message, hint: e.hint }, 'Watcher failed; relying on the periodic check');
     });
     this.rt.ctx.log.info({ roots: roots.length }, 'Watching');
+    // A root missing now, or moved away later, is warned about and watched again when it is back.
+    const onBack = (root: string): void => {
+      this.pendingPaths.add(root);
+      this.kick();
+    };
+    this.rootWatch = new RootWatch({ roots, fs: this.rt.ctx.fs, clock: this.rt.ctx.clock, log: this.rt.ctx.log, source: src, probeMs: this.opts.rootProbeMs ?? ROOT_PROBE_MS, onBack });
+    this.rootWatch.start();
   }
 
   private isIgnored(abs: string): boolean {
@@ -335,10 +354,14 @@ export class Daemon {
   private async cycle(): Promise<boolean> {
     const ctx = this.rt.ctx;
     const targets = this.takeTargets();
+    const events = refusedFromEvents(ctx.view, this.refusedPaths.splice(0));
     if (targets.length > 0) {
       const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false, keepChanged: false });
       for (const h of report.halted) ctx.log.error({ code: h.code, reason: h.message, hint: h.hint }, 'Group halted');
+      events.found.push(...report.problems.filter((p) => p.refused));
+      events.scopes.push(...targets.map((t) => logicalOfTarget(t)));
     }
+    if (events.scopes.length > 0) this.reportRefused(events.found, events.scopes);
     if (!ctx.store.hasDirty() || !this.pool) return false;
     const pool = this.pool;
     const now = ctx.clock.nowMs();
@@ -347,6 +370,13 @@ export class Daemon {
     this.afterPass(pool, reports);
     this.opts.onCycle?.(reports);
     return entriesFailed(reports);
+  }
+
+  /** Logs each refused path the first time it is found (once, not on every pass). */
+  private reportRefused(found: readonly RefusedFound[], scopes: readonly string[]): void {
+    const log = this.rt.ctx.log;
+    const { fresh } = noteRefused({ stateDir: this.rt.stateDir, found, scopes, nowMs: this.rt.ctx.clock.nowMs(), log });
+    for (const e of fresh) log.warn({ path: e.path, reason: e.reason, hint: REFUSED_HINT }, 'Not syncing a path whose name csync refuses');
   }
 
   /** After an update pass (a cycle's or a client's): peer health, then do_local actions. */
@@ -367,12 +397,14 @@ export class Daemon {
     for (const p of this.pendingPaths) {
       try {
         out.push(...targetsForUserPath(this.rt.view, p));
-      } catch {
-        // An event outside every root (the root's own parent): nothing to check.
+      } catch (err) {
+        // An event outside every root (the root's own parent): nothing to check. Below a name csync
+        // refuses: reported by the cycle (reportRefused).
+        if (err instanceof CsyncError && err.code === 'CSYNC_PATH_UNSAFE') this.refusedPaths.push(p);
       }
     }
     this.pendingPaths.clear();
-    return out;
+    return railTargets(out, this.rt.ctx.fs);
   }
 
   private noteReport(pool: PeerPool, r: PeerReport): void {
@@ -402,6 +434,7 @@ export class Daemon {
       // Roots, watch flags and check intervals may have changed: restart the watcher and timers.
       this.aggregator?.close();
       this.aggregator = undefined;
+      await this.rootWatch?.close();
       await this.opts.watchSource?.close();
       for (const c of this.cancelTimers) c();
       this.cancelTimers = [];
@@ -437,6 +470,7 @@ export class Daemon {
     await this.control?.close();
     this.control = undefined;
     this.aggregator?.close();
+    await this.rootWatch?.close();
     await this.opts.watchSource?.close();
     for (const c of this.cancelTimers) c();
     this.cancelRetry?.();

@@ -21,6 +21,8 @@ export interface KnownStates {
 export interface ScanProblem {
   readonly path: string;
   readonly message: string;
+  /** True for a name csync refuses by design (it is never synced; checking again cannot help). */
+  readonly refused?: boolean;
 }
 
 /** Result of scan(): new states to record, problems, and counters for reports. */
@@ -314,7 +316,7 @@ function* visit(opts: ScanOptions, entry: Seen, rel: RelPath, problems: ScanProb
     try {
       child = childRel(rel, name);
     } catch (err) {
-      problems.push({ path: `${entry.path}/${name}`, message: errorText(err) });
+      problems.push({ path: `${entry.path}/${name}`, message: errorText(err), refused: true });
       continue;
     }
     const path = logicalPath(opts.root, child);

@@ -20,6 +20,13 @@ export interface WatchSource {
    * `onError` (e.g. CsyncError('CSYNC_IO') when the kernel's inotify watch limit is reached).
    */
   watch(roots: readonly string[], opts: WatchOptions, onEvent: (e: WatchEvent) => void, onError: (err: unknown) => void): Promise<void>;
+  /**
+   * Drops the watch of `root` (one of the roots given to watch()) and watches it afresh: for a root
+   * that appeared or came back after watch() (a watch on a directory dies with it). Resolves once
+   * the new watch is in place; changes made before that are not reported (the caller checks the
+   * root). Throws what watch() throws.
+   */
+  rearm(root: string): Promise<void>;
   /** Stops watching. Idempotent. */
   close(): Promise<void>;
 }
@@ -32,6 +39,14 @@ export class PushableWatchSource implements WatchSource {
   watch(roots: readonly string[], _opts: WatchOptions, onEvent: (e: WatchEvent) => void): Promise<void> {
     this.roots = roots;
     this.onEvent = onEvent;
+    return Promise.resolve();
+  }
+
+  /** Roots re-armed so far, in order. */
+  readonly rearmed: string[] = [];
+
+  rearm(root: string): Promise<void> {
+    this.rearmed.push(root);
     return Promise.resolve();
   }
 

@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { silentLogger } from '../../src/core/logger.ts';
+import { memoryLogger, silentLogger } from '../../src/core/logger.ts';
+import type { LogRecord, Logger } from '../../src/core/logger.ts';
 import { runCommand } from '../../src/cli/main.ts';
 import type { Io } from '../../src/cli/output.ts';
 import { freePort } from '../../src/cli/demo.ts';
@@ -24,6 +25,10 @@ export interface DaemonClusterOptions {
   readonly groupExtra?: string;
   /** Nodes not started in this process: start them with spawnNode() (a real `csync daemon`). */
   readonly external?: readonly string[];
+  /** Keep each in-process daemon's log records (see logs()); else they are dropped. */
+  readonly recordLogs?: boolean;
+  /** How often daemons probe their watched roots (DaemonOptions.rootProbeMs). */
+  readonly rootProbeMs?: number;
 }
 
 interface Node {
@@ -31,6 +36,7 @@ interface Node {
   daemon: Daemon | undefined;
   cycles: number;
   applied: number;
+  logs: LogRecord[];
 }
 
 /** A running cluster. Close it in after(). */
@@ -76,6 +82,11 @@ export class DaemonCluster {
     return this.nodes.get(n)?.rt?.store.listDirty().length ?? 0;
   }
 
+  /** Log records of node `n`'s daemon (with `recordLogs`), oldest first, across restarts. */
+  logs(n: string): LogRecord[] {
+    return this.nodes.get(n)?.logs ?? [];
+  }
+
   /** Number of changes node `n` has applied from peers. */
   applied(n: string): number {
     return this.nodes.get(n)?.applied ?? 0;
@@ -109,7 +120,8 @@ export class DaemonCluster {
 
   /**
    * Resolves once `check()` holds, re-checking after every applied change and work cycle on any
-   * node (events, not polling); rejects after `timeoutMs` naming `what`.
+   * node, and every log record with `recordLogs` (events, not polling); rejects after `timeoutMs`
+   * naming `what`.
    */
   async until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
     if (check()) return;
@@ -134,11 +146,13 @@ export class DaemonCluster {
 
   /** Starts (or restarts) node `n`'s daemon, optionally with another config file. */
   async startNode(n: string, configPath = this.cfg): Promise<void> {
-    const node: Node = this.nodes.get(n) ?? { rt: undefined, daemon: undefined, cycles: 0, applied: 0 };
+    const node: Node = this.nodes.get(n) ?? { rt: undefined, daemon: undefined, cycles: 0, applied: 0, logs: [] };
     this.nodes.set(n, node);
-    node.rt = await openRuntime({ configPath, nodeName: n, checkKeys: true, log: silentLogger });
+    const log = this.opts.recordLogs ? notifying(memoryLogger(node.logs), () => this.notify()) : silentLogger;
+    node.rt = await openRuntime({ configPath, nodeName: n, checkKeys: true, log });
     node.daemon = new Daemon(node.rt, {
-      runtimeOptions: { configPath, nodeName: n, checkKeys: true, log: silentLogger },
+      runtimeOptions: { configPath, nodeName: n, checkKeys: true, log },
+      ...(this.opts.rootProbeMs !== undefined ? { rootProbeMs: this.opts.rootProbeMs } : {}),
       watchSource: this.opts.watch ? new ChokidarSource() : undefined,
       host: '127.0.0.1',
       quietMs: 20,
@@ -230,6 +244,15 @@ export class DaemonCluster {
     for (const n of this.nodes.keys()) await this.stopNode(n);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** `log`, calling `onRecord` after each record (until() waits on log lines too). */
+function notifying(log: Logger, onRecord: () => void): Logger {
+  const at = (fn: Logger['info']): Logger['info'] => (fields, msg) => {
+    fn(fields, msg);
+    onRecord();
+  };
+  return { trace: at(log.trace), debug: at(log.debug), info: at(log.info), warn: at(log.warn), error: at(log.error), child: (b) => notifying(log.child(b), onRecord) };
 }
 
 /** The CLI launcher (from build/test/helpers/ back to the checkout). */
