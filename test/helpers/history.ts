@@ -7,7 +7,7 @@ import type { AutoPolicy } from '../../src/core/types.ts';
 import type { DirtyRow } from '../../src/store/state-store.ts';
 import { BACKUP, ROOT, SimCluster } from './sim.ts';
 import type { Fault } from './sim.ts';
-import { Lineage, assertEndState, assertOneContentPerVersion, EXCLUDED } from './history-checks.ts';
+import { EXCLUDED, Lineage, VersionLedger, assertEndState } from './history-checks.ts';
 
 /**
  * The paths users touch. `d` and `f1/g` give one path two kinds over time (a directory replaced by a
@@ -27,7 +27,8 @@ export interface Pass {
 }
 
 export type Op =
-  | { readonly k: 'edit'; readonly node: number; readonly file: number; readonly same: boolean; readonly big: boolean }
+  /** `ageS`: the mtime is set that far in the past (restored or copied files); `pad` lengthens the content. */
+  | { readonly k: 'edit'; readonly node: number; readonly file: number; readonly same: boolean; readonly big: boolean; readonly ageS?: number; readonly pad?: number }
   | { readonly k: 'link'; readonly node: number; readonly file: number; readonly target: number }
   | { readonly k: 'remove'; readonly node: number; readonly file: number }
   | { readonly k: 'rename'; readonly node: number; readonly from: number; readonly to: number }
@@ -36,6 +37,8 @@ export type Op =
   | { readonly k: 'check'; readonly node: number }
   | { readonly k: 'force'; readonly node: number; readonly file: number }
   | ({ readonly k: 'update' } & Pass)
+  /** `csync -x` to one peer (a check, then an update pass to that peer alone), after an edit of f0. */
+  | { readonly k: 'push'; readonly node: number; readonly peer: number; readonly edit: { readonly ageS: number; readonly pad: number } | undefined }
   /**
    * Two update passes at once (receivers serve both: path locks, racing offers), and optionally a
    * user edit made after `after` microtask turns, while offers are in flight.
@@ -58,6 +61,7 @@ export const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ k: fc.constant('check' as const), node }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('force' as const), node, file }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('update' as const), node, peers: fc.subarray([0, 1, 2, 3, 4]), fault }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('push' as const), node, peer: node, edit: fc.constant(undefined) }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -83,7 +87,7 @@ export interface History {
   readonly ops: readonly Op[];
 }
 
-export const history: fc.Arbitrary<History> = fc.record({
+const broad: fc.Arbitrary<History> = fc.record({
   size: fc.integer({ min: 2, max: 5 }),
   receiveOnly: fc.boolean(),
   backups: fc.boolean(),
@@ -91,6 +95,31 @@ export const history: fc.Arbitrary<History> = fc.record({
   ignoreMode: fc.constantFrom(false, false, false, true),
   ops: fc.array(op, { minLength: 1, maxLength: 24 }),
 });
+
+/**
+ * Concurrent edits of one file on 3 nodes, each spread to one peer at a time, with mtimes and
+ * sizes in any order: the histories where nodes resolve different pairs of versions (and every
+ * policy's order between them is exercised), rare among broad ones.
+ */
+const focusedNode = fc.nat(2);
+/** A user on one of three nodes edits f0 (any mtime, any size) and pushes it to one peer; or only pushes. */
+const focusedOp: fc.Arbitrary<Op> = fc
+  .record({
+    node: focusedNode,
+    to: fc.integer({ min: 1, max: 2 }),
+    edit: fc.option(fc.record({ ageS: fc.constantFrom(0, 0, 5, 50, 500), pad: fc.nat(3) }), { nil: undefined, freq: 4 }),
+  })
+  .map(({ node: n, to, edit }) => ({ k: 'push' as const, node: n, peer: (n + to) % 3, edit }));
+export const focusedHistory: fc.Arbitrary<History> = fc.record({
+  size: fc.constant(3),
+  receiveOnly: fc.constant(false),
+  backups: fc.boolean(),
+  exclude: fc.constant(false),
+  ignoreMode: fc.constant(false),
+  ops: fc.array(focusedOp, { minLength: 2, maxLength: 8 }),
+});
+
+export const history: fc.Arbitrary<History> = fc.oneof({ weight: 3, arbitrary: broad }, { weight: 1, arbitrary: focusedHistory });
 
 const enc = new TextEncoder();
 
@@ -124,6 +153,8 @@ interface Run {
   readonly names: readonly string[];
   readonly lineage: Lineage;
   readonly h: History;
+  /** Paths (relative to ROOT) some node ran `csync -f` on. */
+  readonly forced: Set<string>;
 }
 
 const nameOf = (r: Run, i: number): string => r.names[i % r.names.length] as string;
@@ -150,17 +181,17 @@ function makeRoom(r: Run, n: string, abs: string): void {
 }
 
 /** A user writes a file (unique content and mtime per step unless `same`; big ones stream). */
-function userEdit(r: Run, o: { node: number; file: number; same: boolean; big: boolean }, step: number): void {
+function userEdit(r: Run, o: { node: number; file: number; same: boolean; big: boolean; ageS?: number; pad?: number }, step: number): void {
   const n = nameOf(r, o.node);
   const f = FILES[o.file] as string;
   // Unique content and mtime per edit (a same-size, same-mtime edit is invisible to any scanner
   // that trusts mtimes, csync2's included); `same` makes nodes write identical content. A big
   // file differs from every other big one in its first block only: the rest travels as a delta.
-  const tag = o.same ? `same ${f}` : `${n}#${step}`;
+  const tag = o.same ? `same ${f}` : `${n}#${step}${'+'.repeat(o.pad ?? 0)}`;
   const content = o.big ? `${tag.padEnd(32, '.')}${'B'.repeat(BIG_BYTES - 32)}` : tag;
   makeRoom(r, n, pathOf(o.file));
   if (!o.same) r.lineage.written.add(content);
-  const mtimeNs = BigInt(r.sim.clock.nowMs()) * 1_000_000n + BigInt(step) * 1000n;
+  const mtimeNs = BigInt(r.sim.clock.nowMs() - (o.ageS ?? 0) * 1000) * 1_000_000n + BigInt(step) * 1000n;
   r.sim.node(n).fs.writeFileSync(pathOf(o.file), enc.encode(content), { mtimeNs, mode: 0o644 });
 }
 
@@ -206,10 +237,19 @@ async function apply(r: Run, o: Op, step: number): Promise<void> {
       return sim.check(n(o.node));
     case 'force':
       // `csync -f PATH`: this node's version of PATH wins wherever it is concurrent.
-      if (!FILES[o.file]?.endsWith('.tmp') || !r.h.exclude) await sim.force(n(o.node), FILES[o.file] as string);
+      if (!FILES[o.file]?.endsWith('.tmp') || !r.h.exclude) {
+        r.forced.add(FILES[o.file] as string);
+        await sim.force(n(o.node), FILES[o.file] as string);
+      }
       return;
     case 'update':
       return runPass(r, o);
+    case 'push':
+      if (o.edit !== undefined) userEdit(r, { node: o.node, file: 0, same: false, big: false, ...o.edit }, step);
+      if (n(o.node) === n(o.peer)) return;
+      await sim.check(n(o.node));
+      await sim.update(n(o.node), [n(o.peer)]);
+      return;
     case 'race': {
       const during = async (): Promise<void> => {
         if (o.edit === undefined) return;
@@ -233,8 +273,8 @@ async function apply(r: Run, o: Op, step: number): Promise<void> {
 }
 
 /**
- * Runs one history and checks it: after every op, no two nodes hold one version of a path with two
- * contents; at the end (after quiescence), everything history-checks.ts assertEndState() states.
+ * Runs one history and checks it: after every op, one version of a path names one content on every
+ * node and ever since; at the end (after quiescence), everything history-checks.ts assertEndState() states.
  */
 export async function runHistory(policy: AutoPolicy, h: History): Promise<void> {
   const names = ['n1', 'n2', 'n3', 'n4', 'n5'].slice(0, h.size);
@@ -247,18 +287,19 @@ export async function runHistory(policy: AutoPolicy, h: History): Promise<void> 
     ...(h.exclude ? { exclude: [...EXCLUDED] } : {}),
     ...(h.ignoreMode ? { ignore: ['mode' as const] } : {}),
   });
-  const run: Run = { sim, names, lineage: new Lineage(), h };
+  const run: Run = { sim, names, lineage: new Lineage(), h, forced: new Set() };
+  const ledger = new VersionLedger(receiveOnly);
   try {
     for (const [i, o] of h.ops.entries()) {
       await apply(run, o, i);
-      assertOneContentPerVersion(sim, `after op ${i} (${o.k})`);
+      ledger.observe(sim, `after op ${i} (${o.k})`);
     }
     const clash = (n: string, row: DirtyRow): boolean => isKnownStuck(sim, n, row);
     await sim.quiesce(16, { heldConflicts: policy === 'none', stuck: clash });
-    assertOneContentPerVersion(sim, 'after quiescence');
+    ledger.observe(sim, 'after quiescence');
     const stuck = new Set<string>();
     for (const n of sim.nodes.values()) for (const d of n.rt.store.listDirty()) if (clash(n.name, d)) stuck.add(d.path.slice(ROOT.length + 1));
-    assertEndState(sim, { policy, names, receiveOnly, backups: h.backups, exclude: h.exclude, ignoreMode: h.ignoreMode, lineage: run.lineage, stuck });
+    assertEndState(sim, { policy, names, receiveOnly, backups: h.backups, exclude: h.exclude, ignoreMode: h.ignoreMode, lineage: run.lineage, stuck, forced: run.forced });
   } finally {
     sim.close();
   }

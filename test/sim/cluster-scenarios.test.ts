@@ -127,6 +127,21 @@ describe('receive_only nodes (regressions)', () => {
     }
   });
 
+  // Found by the convergence property (issue 12; seed 147493493, auto = none, shrunk): a forced
+  // version is an 'apply', not a conflict, so the receive_only branch that keeps the node's own
+  // content is skipped, and the apply branch keeps a loser only when the row is still dirty (a
+  // receive_only node's own change never is). Without backups the content is gone.
+  it('keeps its own content as a loser when a peer forces (`csync -f`) a concurrent version', { todo: 'issue 12: a forced version discards a receive_only node\'s own change' }, async (t) => {
+    const sim = await cluster(t, { nodes: ['a', 'b', 'r'], policy: 'younger', receiveOnly: ['r'], backups: false });
+    write(sim, 'r', 'f', 'local on r', 1);
+    await sim.check('r');
+    write(sim, 'a', 'f', 'from a', 2);
+    await sim.force('a', 'f');
+    await sim.quiesce();
+    assert.equal(read(sim, 'r', 'f'), 'from a');
+    assert.ok(sim.kept('r').has('local on r'), 'r kept its own content in conflicts/');
+  });
+
   it('applies a concurrent incoming version even when the policy would rank its own copy higher', async (t) => {
     const sim = await cluster(t, { nodes: ['a', 'b', 'r'], policy: 'left', receiveOnly: ['r'] });
     write(sim, 'a', 'f', 'base', 1);
