@@ -38,7 +38,7 @@ export type Op =
   | { readonly k: 'force'; readonly node: number; readonly file: number }
   | ({ readonly k: 'update' } & Pass)
   /** `csync -x` to one peer (a check, then an update pass to that peer alone), after an edit of f0. */
-  | { readonly k: 'push'; readonly node: number; readonly peer: number; readonly edit: { readonly ageS: number; readonly pad: number } | undefined }
+  | { readonly k: 'push'; readonly node: number; readonly peer: number; readonly edit: { readonly ageS: number; readonly pad: number } | undefined; readonly fault?: Fault | undefined }
   /**
    * Two update passes at once (receivers serve both: path locks, racing offers), and optionally a
    * user edit made after `after` microtask turns, while offers are in flight.
@@ -102,14 +102,18 @@ const broad: fc.Arbitrary<History> = fc.record({
  * policy's order between them is exercised), rare among broad ones.
  */
 const focusedNode = fc.nat(2);
-/** A user on one of three nodes edits f0 (any mtime, any size) and pushes it to one peer; or only pushes. */
+/**
+ * A user on one of three nodes edits f0 (any mtime, any size) and pushes it to one peer, or only
+ * pushes; sometimes the peer's reply is lost (the row stays dirty while the peer moved on).
+ */
 const focusedOp: fc.Arbitrary<Op> = fc
   .record({
     node: focusedNode,
     to: fc.integer({ min: 1, max: 2 }),
     edit: fc.option(fc.record({ ageS: fc.constantFrom(0, 0, 5, 50, 500), pad: fc.nat(3) }), { nil: undefined, freq: 4 }),
+    fault: fc.option(fc.constant({ kind: 'lose-reply' as const, after: 0 }), { nil: undefined, freq: 4 }),
   })
-  .map(({ node: n, to, edit }) => ({ k: 'push' as const, node: n, peer: (n + to) % 3, edit }));
+  .map(({ node: n, to, edit, fault: f }) => ({ k: 'push' as const, node: n, peer: (n + to) % 3, edit, fault: f }));
 export const focusedHistory: fc.Arbitrary<History> = fc.record({
   size: fc.constant(3),
   receiveOnly: fc.constant(false),
@@ -248,7 +252,7 @@ async function apply(r: Run, o: Op, step: number): Promise<void> {
       if (o.edit !== undefined) userEdit(r, { node: o.node, file: 0, same: false, big: false, ...o.edit }, step);
       if (n(o.node) === n(o.peer)) return;
       await sim.check(n(o.node));
-      await sim.update(n(o.node), [n(o.peer)]);
+      await sim.update(n(o.node), [n(o.peer)], o.fault === undefined ? {} : { fault: o.fault });
       return;
     case 'race': {
       const during = async (): Promise<void> => {
