@@ -16,6 +16,7 @@ import { resolveNode } from '../../src/config/resolve.ts';
 import { MemoryFileSystem } from '../../src/fs/memory-fs.ts';
 import type { FileSystem, FsExpect, FsMetaUpdate, PendingWrite } from '../../src/fs/filesystem.ts';
 import { SqliteStateStore } from '../../src/store/sqlite-store.ts';
+import type { DirtyRow } from '../../src/store/state-store.ts';
 import { loadHasher } from '../../src/scanner/hasher.ts';
 import type { Hasher } from '../../src/scanner/hasher.ts';
 import { memoryTransportPair } from '../../src/net/memory-transport.ts';
@@ -102,6 +103,10 @@ export interface SimOptions {
   readonly receiveOnly?: readonly string[];
   /** Keep backup generations under BACKUP (default true); without, losers go to CONFLICTS. */
   readonly backups?: boolean;
+  /** The group's `exclude` patterns (default none). */
+  readonly exclude?: readonly string[];
+  /** The group's `ignore` attributes (default none). */
+  readonly ignore?: readonly ('uid' | 'gid' | 'mode')[];
 }
 
 /**
@@ -238,14 +243,15 @@ export class SimCluster {
 
   /**
    * Heals, then checks and updates every node in order until nothing is dirty (at most `rounds`).
-   * With `heldConflicts`, rows held back as conflicts (auto = none) may stay dirty.
+   * With `heldConflicts`, rows held back as conflicts (auto = none) may stay dirty; rows `stuck`
+   * accepts may stay dirty too (a known failure the caller checks around).
    */
-  async quiesce(rounds = 12, opts: { heldConflicts?: boolean } = {}): Promise<number> {
+  async quiesce(rounds = 12, opts: { heldConflicts?: boolean; stuck?: (node: string, row: DirtyRow) => boolean } = {}): Promise<number> {
     this.heal();
     // Held back by a conflict: the conflicting row itself, or the deletion of a directory that
     // still holds a conflicting child (csync never deletes what no node deleted).
-    const held = (e: string): boolean => e.startsWith('conflict') || e.includes('non-empty directory');
-    const settled = (n: string): boolean => this.node(n).rt.store.listDirty().every((d) => opts.heldConflicts === true && held(d.lastError ?? ''));
+    const held = (e: string): boolean => opts.heldConflicts === true && (e.startsWith('conflict') || e.includes('non-empty directory'));
+    const settled = (n: string): boolean => this.node(n).rt.store.listDirty().every((d) => held(d.lastError ?? '') || opts.stuck?.(n, d) === true);
     // With held conflicts, settle once more after an update round: held rows are offered again on
     // every pass, so both sides of each conflict have seen the other's latest version.
     let refreshed = false;
@@ -309,6 +315,8 @@ function configText(opts: SimOptions): string {
     `receive_only = ${JSON.stringify(opts.receiveOnly ?? [])}`,
     'key = "/keys/g.key"',
     `include = ["${ROOT}"]`,
+    `exclude = ${JSON.stringify(opts.exclude ?? [])}`,
+    `ignore = ${JSON.stringify(opts.ignore ?? [])}`,
     `auto = "${opts.policy}"`,
     ...(opts.backups === false ? [] : [`backup_dir = "${BACKUP}"`, 'backup_generations = 1000']),
     '',

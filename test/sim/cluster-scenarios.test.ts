@@ -127,6 +127,21 @@ describe('receive_only nodes (regressions)', () => {
     }
   });
 
+  // Found by the convergence property (issue 12; seed 147493493, auto = none, shrunk): a forced
+  // version is an 'apply', not a conflict, so the receive_only branch that keeps the node's own
+  // content is skipped, and the apply branch keeps a loser only when the row is still dirty (a
+  // receive_only node's own change never is). Without backups the content is gone.
+  it('keeps its own content as a loser when a peer forces (`csync -f`) a concurrent version', { todo: 'issue 12: a forced version discards a receive_only node\'s own change' }, async (t) => {
+    const sim = await cluster(t, { nodes: ['a', 'b', 'r'], policy: 'younger', receiveOnly: ['r'], backups: false });
+    write(sim, 'r', 'f', 'local on r', 1);
+    await sim.check('r');
+    write(sim, 'a', 'f', 'from a', 2);
+    await sim.force('a', 'f');
+    await sim.quiesce();
+    assert.equal(read(sim, 'r', 'f'), 'from a');
+    assert.ok(sim.kept('r').has('local on r'), 'r kept its own content in conflicts/');
+  });
+
   it('applies a concurrent incoming version even when the policy would rank its own copy higher', async (t) => {
     const sim = await cluster(t, { nodes: ['a', 'b', 'r'], policy: 'left', receiveOnly: ['r'] });
     write(sim, 'a', 'f', 'base', 1);
@@ -141,5 +156,42 @@ describe('receive_only nodes (regressions)', () => {
     await sim.quiesce();
     for (const n of ['a', 'b', 'r']) assert.equal(read(sim, n, 'f'), 'from a (left, wins)');
     for (const n of ['a', 'b']) assert.equal(sim.dirty(n), 0);
+  });
+});
+
+describe('a file and a directory at one path (found by the convergence property, issue 12)', () => {
+  // Property seed 1298694351 (auto = older; shrunk): a file `d` made on one node while another makes
+  // `d/f2`. Each side refuses the other's change for ever ("a non-empty directory is in the way",
+  // "parent is not a directory"), under every policy; under `none` no conflict row names it either.
+  // Which side should win (and where the loser's children go) is a design decision: not fixed here.
+  for (const policy of ['younger', 'left', 'none'] as const) {
+    it(`converges when one node makes a file where another made a non-empty directory (auto = ${policy})`, { todo: 'issue 12: a file/directory clash never converges' }, async (t) => {
+      const sim = await cluster(t, { nodes: ['a', 'b'], policy, backups: false });
+      write(sim, 'a', 'd', 'file d on a', 1);
+      write(sim, 'b', 'd/f2', 'file under d on b', 2);
+      await sim.quiesce(6, { heldConflicts: policy === 'none' });
+      if (policy !== 'none') assert.deepEqual(sim.tree('a'), sim.tree('b'));
+      const kept = new Set([...sim.kept('a'), ...sim.kept('b'), ...[read(sim, 'a', 'd'), read(sim, 'a', 'd/f2')]]);
+      assert.ok(kept.has('file d on a') && kept.has('file under d on b'), 'neither content is lost');
+    });
+  }
+});
+
+describe('backups of a path that was a file and is now a directory (found by the convergence property, issue 12)', () => {
+  // Property seed 1822682300 (auto = first; shrunk). Backups live at backup_dir + the absolute path,
+  // so the backup of the old file `d` (/backup/data/d, a file) blocks the backup of any later
+  // `d/f2` (/backup/data/d/f2): every overwrite of d/f2 on that node fails for ever with
+  // `backup directory "/backup/data/d": not a directory`. Needs a naming decision: not fixed here.
+  it('keeps updating files below a directory that replaced a backed-up file', { todo: 'issue 12: a backup of a file blocks backups below a directory of the same name' }, async (t) => {
+    const sim = await cluster(t, { nodes: ['a', 'b'], policy: 'younger' });
+    write(sim, 'a', 'd', 'file d', 1);
+    await sim.quiesce();
+    sim.node('a').fs.removeSync(`${ROOT}/d`);
+    write(sim, 'a', 'd/f2', 'first f2', 2);
+    await sim.quiesce();
+    write(sim, 'a', 'd/f2', 'second f2', 3);
+    await sim.quiesce(4);
+    assert.equal(read(sim, 'b', 'd/f2'), 'second f2');
+    assert.ok(sim.kept('b').has('file d') && sim.kept('b').has('first f2'), 'both replaced contents are backed up');
   });
 });
