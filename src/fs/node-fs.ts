@@ -218,49 +218,99 @@ export class NodeFileSystem implements FileSystem {
   }
 
   /**
-   * Opens directory `absDir` (the anchor or below it) and proves it is the one at that path with
-   * no symlink below the anchor: its real path must be the anchor's plus the same components.
+   * Verified directory descriptors, by absolute path (LRU order). An entry is used only while its
+   * `readlink(/proc/self/fd/N)` is still exactly the path it was verified at (one syscall per use
+   * instead of the open, readlink and close of every component's check), and for at most
+   * DIR_CACHE_MS, so a root that an operator's symlink now points elsewhere is picked up. All are
+   * closed once the filesystem has been idle that long, so no descriptor keeps an unmounted root busy.
    */
-  #openConfinedDir(op: string, anchor: string, absDir: string): number {
-    const afd = wrapSync(op, anchor, () => openSync(anchor, DIR_FLAGS));
-    if (absDir === anchor) return afd;
-    try {
-      const rel = absDir.slice(anchor === '/' ? 1 : anchor.length + 1);
-      const fd = wrapSync(op, absDir, () => openSync(`/proc/self/fd/${afd}/${rel}`, DIR_FLAGS));
-      let got: string;
-      try {
-        got = readlinkSync(`/proc/self/fd/${fd}`);
-      } catch (err) {
-        closeQuietly(fd);
-        throw new CsyncError('CSYNC_IO', `${op} ${JSON.stringify(absDir)}: cannot read /proc/self/fd`, {
-          cause: err,
-          hint: 'csync confines writes through /proc/self/fd: mount /proc (Linux) for the daemon',
-        });
+  readonly #dirs = new Map<string, { fd: number; real: string; atMs: number }>();
+  #sweep: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * A descriptor of directory `absDir` (the anchor or below it), proven to be the one at that path
+   * with no symlink below the anchor: its real path is the anchor's plus the same components.
+   * Borrowed from the cache: use it synchronously and never close it (see #ownDir).
+   */
+  #borrowDir(op: string, anchor: string, absDir: string): number {
+    const now = Date.now();
+    const hit = this.#dirs.get(absDir);
+    if (hit !== undefined) {
+      this.#dirs.delete(absDir);
+      if (now - hit.atMs < DIR_CACHE_MS && readlinkOrEmpty(hit.fd) === hit.real) {
+        this.#dirs.set(absDir, hit);
+        return hit.fd;
       }
-      const real = readlinkSync(`/proc/self/fd/${afd}`);
-      if (got !== (real === '/' ? `/${rel}` : `${real}/${rel}`)) {
+      closeQuietly(hit.fd);
+    }
+    let fd: number;
+    let real: string;
+    if (absDir === anchor) {
+      fd = wrapSync(op, anchor, () => openSync(anchor, DIR_FLAGS));
+      real = readlinkOrEmpty(fd);
+    } else {
+      const afd = this.#borrowDir(op, anchor, anchor);
+      const anchorReal = readlinkOrEmpty(afd);
+      const rel = absDir.slice(anchor === '/' ? 1 : anchor.length + 1);
+      fd = wrapSync(op, absDir, () => openSync(`/proc/self/fd/${afd}/${rel}`, DIR_FLAGS));
+      real = readlinkOrEmpty(fd);
+      if (anchorReal === '' || real !== (anchorReal === '/' ? `/${rel}` : `${anchorReal}/${rel}`)) {
         closeQuietly(fd);
+        if (anchorReal === '' || real === '') {
+          throw new CsyncError('CSYNC_IO', `${op} ${JSON.stringify(absDir)}: cannot read /proc/self/fd`, {
+            hint: 'csync confines writes through /proc/self/fd: mount /proc (Linux) for the daemon',
+          });
+        }
         throw unsafePath(absDir, whyNotConfined(anchor, rel));
       }
-      return fd;
-    } finally {
-      closeQuietly(afd);
+    }
+    this.#dirs.set(absDir, { fd, real, atMs: now });
+    if (this.#dirs.size > DIR_CACHE_MAX) {
+      const [oldest, e] = this.#dirs.entries().next().value as [string, { fd: number }];
+      this.#dirs.delete(oldest);
+      closeQuietly(e.fd);
+    }
+    this.#armSweep();
+    return fd;
+  }
+
+  /** Closes every cached descriptor once nothing used the filesystem for DIR_CACHE_MS. */
+  #armSweep(): void {
+    if (this.#sweep !== undefined) this.#sweep.refresh();
+    else {
+      this.#sweep = setTimeout(() => {
+        this.#sweep = undefined;
+        for (const e of this.#dirs.values()) closeQuietly(e.fd);
+        this.#dirs.clear();
+      }, DIR_CACHE_MS);
+      this.#sweep.unref();
     }
   }
 
-  /** The directory holding `abs` (held open when confined) and the last component's name. */
-  #parent(op: string, abs: string): { dir: DirRef; name: string } {
+  /** An owned descriptor of the same directory (to hold across an await): the caller closes it. */
+  #ownDir(op: string, anchor: string, absDir: string): number {
+    const fd = this.#borrowDir(op, anchor, absDir);
+    return wrapSync(op, absDir, () => openSync(`/proc/self/fd/${fd}`, DIR_FLAGS));
+  }
+
+  /**
+   * The directory holding `abs` and the last component's name. Below an anchor it is a verified
+   * descriptor: borrowed (close() does nothing; use it synchronously) unless `owned`.
+   */
+  #parent(op: string, abs: string, opts: { owned?: boolean } = {}): { dir: DirRef; name: string } {
     const { dir, name } = splitAbs(abs);
     const anchor = this.#anchorOf(abs);
     if (anchor === undefined || abs === anchor) return { dir: plainDir(dir), name };
-    return { dir: heldDir(this.#openConfinedDir(op, anchor, dir), dir), name };
+    if (opts.owned === true) return { dir: heldDir(this.#ownDir(op, anchor, dir), dir), name };
+    const fd = this.#borrowDir(op, anchor, dir);
+    return { dir: { ...heldDir(fd, dir), close: () => undefined }, name };
   }
 
-  /** A descriptor of directory `abs` itself (confined when below an anchor). */
+  /** A descriptor of directory `abs` itself (confined when below an anchor) that the caller closes. */
   #openDir(op: string, abs: string): number {
     const anchor = this.#anchorOf(abs);
     if (anchor === undefined) return wrapSync(op, abs, () => openSync(abs, DIR_FLAGS));
-    return this.#openConfinedDir(op, anchor, abs);
+    return this.#ownDir(op, anchor, abs);
   }
 
   /** lstat; undefined for ENOENT and ENOTDIR, and below a symlinked or moved directory of a root. */
@@ -389,7 +439,7 @@ export class NodeFileSystem implements FileSystem {
 
   async beginWrite(target: string): Promise<PendingWrite> {
     this.#refuseAnchor('write', target);
-    const { dir, name } = this.#parent('open', target);
+    const { dir, name } = this.#parent('open', target, { owned: true });
     const temp = tempNameFor(name);
     try {
       const fd = wrapSync('open', `${splitAbs(target).dir}/${temp}`, () => openSync(dir.at(temp), CREATE_FLAGS, 0o600));
@@ -441,7 +491,7 @@ export class NodeFileSystem implements FileSystem {
 
   async symlink(target: string, path: string, meta: FsMetaUpdate): Promise<void> {
     this.#refuseAnchor('symlink', path);
-    const { dir, name } = this.#parent('symlink', path);
+    const { dir, name } = this.#parent('symlink', path, { owned: true });
     try {
       const temp = tempNameFor(name);
       wrapSync('symlink', path, () => symlinkSync(target, dir.at(temp)));
@@ -554,6 +604,19 @@ function whyNotConfined(anchor: string, rel: string): string {
     }
   }
   return 'a parent directory was moved or replaced while csync used it';
+}
+
+/** How long a verified directory descriptor is reused, and how many are kept (see #borrowDir). */
+const DIR_CACHE_MS = 1000;
+const DIR_CACHE_MAX = 64;
+
+/** The path the kernel gives for descriptor `fd`, or '' when /proc cannot tell (then nothing matches). */
+function readlinkOrEmpty(fd: number): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return '';
+  }
 }
 
 /** errnos after which nothing is at a path. */

@@ -322,8 +322,10 @@ export class OfferReceiver {
       case 'apply': {
         const version = decision.reason === 'forced' && local && !t.group.receiveOnly ? mergeVersions(local.version, incoming.version) : incoming.version;
         // A local change not yet delivered everywhere is about to be replaced (a peer resolved a
-        // conflict against it and its reply was lost, or it was forced): keep it as a loser.
-        if (local !== undefined && !sameContent(local.meta, incoming.meta) && this.ctx.store.dirtyPeers(local.path).length > 0) {
+        // conflict against it and its reply was lost, or it was forced): keep it as a loser. A
+        // receive_only node's own change is never delivered (nor marked dirty) and is kept too.
+        const undelivered = local !== undefined && (this.ctx.store.dirtyPeers(local.path).length > 0 || (t.group.receiveOnly && local.origin === this.ctx.view.self));
+        if (local !== undefined && undelivered && !sameContent(local.meta, incoming.meta)) {
           const kept = await preserveLoser(this.ctx, t, local);
           if (kept !== undefined) this.ctx.log.info({ ...fields, kept }, 'Kept undelivered local version before applying');
         }

@@ -95,9 +95,8 @@ export function assertEndState(sim: SimCluster, c: EndContext): void {
   assertTreesEqual(sim, c, held);
   assertVersionsEqual(sim, c, held);
   assertExcludedUntouched(sim, c);
-  const lostToKnownBug = knownLosses(sim, c);
-  assertReplacedKept(sim, c, lostToKnownBug);
-  assertNothingLost(sim, c, lostToKnownBug);
+  assertReplacedKept(sim, c, new Set());
+  assertNothingLost(sim, c, new Set());
   if (c.policy === 'none') assertConflictsHeldOnBothSides(sim);
   assertReceiveOnlyNeverOriginates(sim, c);
 }
@@ -181,20 +180,6 @@ function assertReplacedKept(sim: SimCluster, c: EndContext, exempt: ReadonlySet<
     if (c.backups) assert.ok(sim.kept(r.node).has(r.content), `${r.node} replaced ${r.path} (${short(r.content)}) without keeping a backup`);
     else if (c.lineage.isLeaf(r.content) && !exempt.has(r.content)) assert.ok(keptAnywhere.has(r.content), `${r.node} replaced ${r.path} (${short(r.content)}), which no user replaced, and no node kept it in conflicts/`);
   }
-}
-
-/**
- * Contents lost to a known bug (test/sim/cluster-scenarios.test.ts, "keeps its own content as a
- * loser when a peer forces…"): without backups, a receive_only node's own content replaced on it
- * at a path some node forced. Left out of the loss checks so the rest of the history is checked.
- */
-function knownLosses(sim: SimCluster, c: EndContext): Set<string> {
-  const out = new Set<string>();
-  if (c.backups) return out;
-  for (const r of sim.replaced) {
-    if (c.receiveOnly.includes(r.node) && r.content.startsWith(`${r.node}#`) && within(r.path.slice(ROOT.length + 1), c.forced)) out.add(r.content);
-  }
-  return out;
 }
 
 /** No content a user wrote and no user replaced is gone: it is in a tree or kept somewhere. */

@@ -130,8 +130,9 @@ describe('receive_only nodes (regressions)', () => {
   // Found by the convergence property (issue 12; seed 147493493, auto = none, shrunk): a forced
   // version is an 'apply', not a conflict, so the receive_only branch that keeps the node's own
   // content is skipped, and the apply branch keeps a loser only when the row is still dirty (a
-  // receive_only node's own change never is). Without backups the content is gone.
-  it('keeps its own content as a loser when a peer forces (`csync -f`) a concurrent version', { todo: 'issue 12: a forced version discards a receive_only node\'s own change' }, async (t) => {
+  // receive_only node's own change never is). Without backups the content was gone; now the apply
+  // branch also keeps a receive_only node's own change.
+  it('keeps its own content as a loser when a peer forces (`csync -f`) a concurrent version', async (t) => {
     const sim = await cluster(t, { nodes: ['a', 'b', 'r'], policy: 'younger', receiveOnly: ['r'], backups: false });
     write(sim, 'r', 'f', 'local on r', 1);
     await sim.check('r');
