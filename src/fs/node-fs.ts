@@ -114,20 +114,46 @@ interface DirRef {
   close(): void;
 }
 
-function heldDir(fd: number, display: string): DirRef {
-  return {
-    at: (name) => `/proc/self/fd/${fd}/${name}`,
-    sync: () => wrap('fsync', display, () => fsyncFd(fd)),
-    close: () => closeQuietly(fd),
-  };
+/**
+ * A directory held by descriptor (classes, not closures: the receiver makes several per file and
+ * the daemon runs with a small young generation). `owned`: close() closes the descriptor; a
+ * borrowed one belongs to NodeFileSystem's cache and close() does nothing.
+ */
+class HeldDir implements DirRef {
+  readonly #fd: number;
+  readonly #display: string;
+  readonly #owned: boolean;
+  constructor(fd: number, display: string, owned: boolean) {
+    this.#fd = fd;
+    this.#display = display;
+    this.#owned = owned;
+  }
+  at(name: string): string {
+    return `/proc/self/fd/${this.#fd}/${name}`;
+  }
+  sync(): Promise<void> {
+    return wrap('fsync', this.#display, () => fsyncFd(this.#fd));
+  }
+  close(): void {
+    if (this.#owned) closeQuietly(this.#fd);
+  }
 }
 
-function plainDir(dir: string): DirRef {
-  return {
-    at: (name) => (dir === '/' ? `/${name}` : `${dir}/${name}`),
-    sync: () => fsyncDirectory(dir),
-    close: () => undefined,
-  };
+/** A directory outside every anchor, named by its path. */
+class PlainDir implements DirRef {
+  readonly #dir: string;
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+  at(name: string): string {
+    return this.#dir === '/' ? `/${name}` : `${this.#dir}/${name}`;
+  }
+  sync(): Promise<void> {
+    return fsyncDirectory(this.#dir);
+  }
+  close(): void {
+    // Nothing is held.
+  }
 }
 
 function closeQuietly(fd: number): void {
@@ -300,10 +326,9 @@ export class NodeFileSystem implements FileSystem {
   #parent(op: string, abs: string, opts: { owned?: boolean } = {}): { dir: DirRef; name: string } {
     const { dir, name } = splitAbs(abs);
     const anchor = this.#anchorOf(abs);
-    if (anchor === undefined || abs === anchor) return { dir: plainDir(dir), name };
-    if (opts.owned === true) return { dir: heldDir(this.#ownDir(op, anchor, dir), dir), name };
-    const fd = this.#borrowDir(op, anchor, dir);
-    return { dir: { ...heldDir(fd, dir), close: () => undefined }, name };
+    if (anchor === undefined || abs === anchor) return { dir: new PlainDir(dir), name };
+    if (opts.owned === true) return { dir: new HeldDir(this.#ownDir(op, anchor, dir), dir, true), name };
+    return { dir: new HeldDir(this.#borrowDir(op, anchor, dir), dir, false), name };
   }
 
   /** A descriptor of directory `abs` itself (confined when below an anchor) that the caller closes. */
