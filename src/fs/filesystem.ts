@@ -87,8 +87,9 @@ export interface FileSystem {
   /** Names in a directory (no '.'/'..'), unsorted. */
   readdir(path: string): string[];
   /**
-   * Names in a directory with each entry's lstat, unsorted: the directory is opened once and every
-   * entry is looked at through it (a walk never leaves the directory it listed).
+   * Names in a directory with each entry's lstat, sorted by name (JavaScript's default string
+   * order): the directory is opened once and every entry is looked at through it (a walk never
+   * leaves the directory it listed).
    */
   listDir(path: string): FsDirEntry[];
   readlink(path: string): string;

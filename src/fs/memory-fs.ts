@@ -114,7 +114,7 @@ export class MemoryFileSystem implements FileSystem {
   /** Names with their lstat; see FileSystem.listDir. */
   listDir(path: string): FsDirEntry[] {
     const dir = this.#dirAt('readdir', path);
-    return [...dir.children.keys()].map((name) => ({ name, stat: this.lstat(path === '/' ? `/${name}` : `${path}/${name}`) }));
+    return [...dir.children.keys()].sort().map((name) => ({ name, stat: this.lstat(path === '/' ? `/${name}` : `${path}/${name}`) }));
   }
 
   /** Yields fresh copies of at most `chunkBytes` bytes; the content is snapshotted at the call. */

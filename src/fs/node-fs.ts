@@ -370,7 +370,8 @@ export class NodeFileSystem implements FileSystem {
   listDir(path: string): FsDirEntry[] {
     const fd = this.#openDir('readdir', path);
     try {
-      const names = wrapSync('readdir', path, () => readdirSync(`/proc/self/fd/${fd}`));
+      // Sorted here (the default sort, far cheaper than a comparator over entries): see the port.
+      const names = wrapSync('readdir', path, () => readdirSync(`/proc/self/fd/${fd}`)).sort();
       return names.map((name) => {
         try {
           const st = lstatSync(`/proc/self/fd/${fd}/${name}`, { bigint: true, throwIfNoEntry: false });

@@ -174,8 +174,9 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
  */
 function unchangedFile(sig: ScanSig, st: FsStat, ls: string): boolean {
   if (st.kind !== 'file' || ls === '') return false;
-  const prefix = `${scanSigPrefix('file', st.sizeBytes, toMicros(st.mtimeNs), st.mode, st.uid, st.gid)}${ls} `;
-  return sig.startsWith(prefix) && sig.length > prefix.length && sig[prefix.length] !== ' ';
+  const prefix = scanSigPrefix('file', st.sizeBytes, toMicros(st.mtimeNs), st.mode, st.uid, st.gid);
+  const hashAt = prefix.length + ls.length + 1;
+  return sig.startsWith(prefix) && sig.startsWith(ls, prefix.length) && sig[hashAt - 1] === ' ' && sig.length > hashAt && sig[hashAt] !== ' ';
 }
 
 /**
@@ -305,7 +306,7 @@ function* visit(opts: ScanOptions, entry: Seen, rel: RelPath, problems: ScanProb
   if (entry.stat.kind !== 'dir' || !opts.recursive) return;
   let entries: FsDirEntry[];
   try {
-    entries = opts.fs.listDir(entry.abs).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    entries = opts.fs.listDir(entry.abs);
   } catch (err) {
     problems.push({ path: entry.path, message: errorText(err) });
     return;
