@@ -34,7 +34,7 @@ function linkOptions(rt: Runtime): PeerLinkOptions {
 }
 
 /** Keys of the groups this node shares with `peer`. */
-function keysSharedWith(rt: Runtime, peer: NodeName): Map<GroupName, Uint8Array> {
+export function keysSharedWith(rt: Runtime, peer: NodeName): Map<GroupName, Uint8Array> {
   const out = new Map<GroupName, Uint8Array>();
   for (const [name, g] of rt.view.groups) {
     const key = rt.keys.get(name);

@@ -2,9 +2,10 @@
 // peer, note the certificate it presents and whether it proves a shared group key. Composition only;
 // it stores nothing and writes no file: the operator verifies the fingerprints and edits the config.
 import { CsyncError } from '../core/errors.ts';
-import type { GroupName, NodeName } from '../core/types.ts';
+import type { NodeName } from '../core/types.ts';
 import { PeerLink } from '../net/peer-link.ts';
 import { connectTls } from '../net/tls-transport.ts';
+import { keysSharedWith } from './peers.ts';
 import type { TlsMaterial } from './peers.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -50,13 +51,4 @@ async function collectOne(rt: Runtime, tls: TlsMaterial, peer: NodeName): Promis
   } catch (err) {
     return { peer, fingerprint, keyProven: false, problem: err instanceof CsyncError ? err.message : String(err) };
   }
-}
-
-function keysSharedWith(rt: Runtime, peer: NodeName): Map<GroupName, Uint8Array> {
-  const out = new Map<GroupName, Uint8Array>();
-  for (const [name, g] of rt.view.groups) {
-    const key = rt.keys.get(name);
-    if (key && g.config.hosts.includes(peer)) out.set(name, key);
-  }
-  return out;
 }

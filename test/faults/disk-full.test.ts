@@ -6,19 +6,10 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { digest, FaultCluster, tempFiles, treeOf, until } from '../helpers/fault-cluster.ts';
+import { digest, FaultCluster, mountTmpfs, tempFiles, treeOf, until } from '../helpers/fault-cluster.ts';
 
 const MIB = 1024 * 1024;
 
-/** Mounts a tmpfs of `mib` MiB at `dir`; returns why not when it cannot. */
-function mountTmpfs(dir: string, mib: number): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m,mode=755`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `cannot mount a tmpfs here (needs root and mount rights): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
-  }
-}
 
 describe('a full disk on the receiver', { timeout: 120_000 }, () => {
   let c: FaultCluster | undefined;

@@ -7,16 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FaultCluster } from '../helpers/fault-cluster.ts';
+import { FaultCluster, mountTmpfs } from '../helpers/fault-cluster.ts';
 
-function mountTmpfs(dir: string, mib: number): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m,mode=700`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `cannot mount a tmpfs here (needs root and mount rights): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
-  }
-}
 
 /** Fills the file system of `dir` with one ballast file; returns its path. */
 function fill(dir: string): string {
@@ -56,7 +48,7 @@ describe('a full state dir on the receiver', { timeout: 120_000 }, () => {
     c = n;
     const state = join(n.dir, 'b', 'state');
     mkdirSync(state, { recursive: true });
-    const why = mountTmpfs(state, 8);
+    const why = mountTmpfs(state, 8, '700');
     if (why !== undefined) {
       t.skip(why);
       return;

@@ -1,7 +1,7 @@
 // Test harness of the fault tier: N real `csync daemon` child processes on 127.0.0.1, one config file
 // per node (so one node can reach another through a proxy), killed and restarted at will. No sleeps:
 // waits are on process events, log lines and file-system events.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
@@ -245,4 +245,17 @@ export function digest(bytes: Uint8Array): string {
 /** csync temp files left below `dir`. */
 export function tempFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true }).map(String).filter((f) => f.includes('.csync-'));
+}
+
+/**
+ * Mounts a tmpfs of `mib` MiB at `dir` (as root) with directory mode `mode`; returns why not when
+ * this machine cannot (the caller skips with that reason).
+ */
+export function mountTmpfs(dir: string, mib: number, mode = '755'): string | undefined {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m,mode=${mode}`, 'tmpfs', dir], { stdio: 'pipe' });
+    return undefined;
+  } catch (err) {
+    return `cannot mount a tmpfs here (needs root and mount rights): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+  }
 }
