@@ -276,7 +276,8 @@ export class NodeFileSystem implements FileSystem {
       real = readlinkOrEmpty(fd);
     } else {
       const afd = this.#borrowDir(op, anchor, anchor);
-      const anchorReal = readlinkOrEmpty(afd);
+      // Just verified by #borrowDir: its cached real path, not a second readlink.
+      const anchorReal = this.#dirs.get(anchor)?.real ?? '';
       const rel = absDir.slice(anchor === '/' ? 1 : anchor.length + 1);
       fd = wrapSync(op, absDir, () => openSync(`/proc/self/fd/${afd}/${rel}`, DIR_FLAGS));
       real = readlinkOrEmpty(fd);
@@ -550,29 +551,26 @@ export class NodeFileSystem implements FileSystem {
   }
 
   async unlink(path: string): Promise<void> {
-    this.#refuseAnchor('unlink', path);
-    const { dir, name } = this.#parent('unlink', path);
-    try {
-      unlinkSync(dir.at(name));
-    } catch (err) {
-      if (errCode(err) !== 'ENOENT') throw ioError('unlink', path, err);
-    } finally {
-      dir.close();
-    }
+    this.#removeEntry('unlink', path, unlinkSync);
     return Promise.resolve();
   }
 
   async rmdir(path: string): Promise<void> {
-    this.#refuseAnchor('rmdir', path);
-    const { dir, name } = this.#parent('rmdir', path);
+    this.#removeEntry('rmdir', path, rmdirSync);
+    return Promise.resolve();
+  }
+
+  /** unlink/rmdir inside the confined parent; a missing entry is not an error. */
+  #removeEntry(op: string, path: string, remove: (p: string) => void): void {
+    this.#refuseAnchor(op, path);
+    const { dir, name } = this.#parent(op, path);
     try {
-      rmdirSync(dir.at(name));
+      remove(dir.at(name));
     } catch (err) {
-      if (errCode(err) !== 'ENOENT') throw ioError('rmdir', path, err);
+      if (errCode(err) !== 'ENOENT') throw ioError(op, path, err);
     } finally {
       dir.close();
     }
-    return Promise.resolve();
   }
 
   async rename(from: string, to: string): Promise<void> {
