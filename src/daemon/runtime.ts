@@ -2,7 +2,7 @@
 // SyncContext. cli/ and the daemon both start here. Owns what it opens: call close().
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CsyncError } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
@@ -52,8 +52,9 @@ export interface Runtime {
 
 /** Resolves the config path and node name as SPEC §2 says (-C/CSYNC_CONFIG, -N/CSYNC_NODE/hostname). */
 export function locateNode(opts: { configPath?: string | undefined; nodeName?: string | undefined }): { configPath: string; nodeName: string } {
+  // Absolute from here on: the thread pool is never handed a relative path (see homeDir in fs/node-fs.ts).
   return {
-    configPath: pickConfigPath({ flag: opts.configPath, env: process.env.CSYNC_CONFIG }),
+    configPath: resolve(pickConfigPath({ flag: opts.configPath, env: process.env.CSYNC_CONFIG })),
     nodeName: pickNodeName({ flag: opts.nodeName, env: process.env.CSYNC_NODE, hostname: hostname() }),
   };
 }
@@ -62,7 +63,7 @@ export function locateNode(opts: { configPath?: string | undefined; nodeName?: s
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { configPath, nodeName } = locateNode(opts);
   const view = loadNodeView({ configPath, nodeName, checkKeys: opts.checkKeys });
-  const stateDir = opts.stateDir ?? view.stateDir;
+  const stateDir = resolve(opts.stateDir ?? view.stateDir);
   const store = openStore(stateDir);
   const { ctx, keys } = await buildContext(view, store, stateDir, opts);
   return { ctx, view, store, stateDir, keys, log: opts.log, close: () => store.close() };

@@ -8,6 +8,7 @@ import {
 import type { BigIntStats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { CsyncError, hasCode } from '../core/errors.ts';
 
 /** Files up to this size are read with one synchronous call. */
@@ -97,6 +98,8 @@ async function wrap<T>(op: string, path: string, fn: () => Promise<T>): Promise<
 }
 
 /** Flags: a directory to hold; a file to read (never through a final symlink, never blocking on a fifo). */
+/** lstat options of a listing: exact nanosecond times, and undefined for an entry gone since readdir. */
+const LSTAT_OPTS = { bigint: true, throwIfNoEntry: false } as const;
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY;
 const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
@@ -154,6 +157,62 @@ class PlainDir implements DirRef {
   close(): void {
     // Nothing is held.
   }
+}
+
+/**
+ * The working directory csync started in, held open so a listing can return to it: `/proc/self/fd/N`
+ * of it, or undefined where a listing cannot change directory (a worker thread, or a start directory
+ * that cannot be opened), and then lists through `/proc/self/fd/N/<name>` instead.
+ *
+ * Why a listing changes directory at all: Node has no fstatat, and an lstat through the /proc link
+ * of the verified directory costs a /proc lookup per entry. chdir to that link is fchdir: the
+ * working directory becomes the directory the descriptor holds, whatever happens to its path, so
+ * names resolve from it exactly as through the link. It is safe because a listing is synchronous
+ * (no other JavaScript runs before the working directory is restored) and csync hands the thread
+ * pool absolute paths only (a relative one would resolve against whatever directory is current).
+ */
+let home: string | null | undefined = null;
+function homeDir(): string | undefined {
+  if (home === null) {
+    home = undefined;
+    if (isMainThread) {
+      try {
+        home = `/proc/self/fd/${openSync('.', DIR_FLAGS)}`;
+      } catch {
+        // Safe to swallow: listings take the /proc path instead.
+      }
+    }
+  }
+  return home;
+}
+
+function enterDir(proc: string, path: string): void {
+  try {
+    process.chdir(proc);
+  } catch (err) {
+    throw ioError('readdir', path, err);
+  }
+}
+
+function readdirSorted(path: string, dir: string): string[] {
+  // Sorted here (the default sort, far cheaper than a comparator over entries): see the port.
+  return wrapSync('readdir', path, () => readdirSync(dir)).sort();
+}
+
+/** lstat of each name (`prefix` + name): a plain loop and one options object, as it runs per entry of every check. */
+function listEntries(path: string, names: readonly string[], prefix: string): FsDirEntry[] {
+  const out = new Array<FsDirEntry>(names.length);
+  let i = 0;
+  try {
+    for (; i < names.length; i++) {
+      const name = names[i] as string;
+      const st = lstatSync(prefix + name, LSTAT_OPTS);
+      out[i] = { name, stat: st === undefined ? undefined : toFsStat(st) };
+    }
+  } catch (err) {
+    throw ioError('lstat', `${path}/${names[i] as string}`, err);
+  }
+  return out;
 }
 
 function closeQuietly(fd: number): void {
@@ -371,16 +430,17 @@ export class NodeFileSystem implements FileSystem {
   listDir(path: string): FsDirEntry[] {
     const fd = this.#openDir('readdir', path);
     try {
-      // Sorted here (the default sort, far cheaper than a comparator over entries): see the port.
-      const names = wrapSync('readdir', path, () => readdirSync(`/proc/self/fd/${fd}`)).sort();
-      return names.map((name) => {
-        try {
-          const st = lstatSync(`/proc/self/fd/${fd}/${name}`, { bigint: true, throwIfNoEntry: false });
-          return { name, stat: st === undefined ? undefined : toFsStat(st) };
-        } catch (err) {
-          throw ioError('lstat', `${path}/${name}`, err);
-        }
-      });
+      const proc = `/proc/self/fd/${fd}`;
+      const home = homeDir();
+      if (home === undefined) return listEntries(path, readdirSorted(path, proc), `${proc}/`);
+      // In the directory itself: names resolve from the verified directory with no /proc lookup
+      // each (a third cheaper per entry), as fstatat would (see homeDir).
+      enterDir(proc, path);
+      try {
+        return listEntries(path, readdirSorted(path, '.'), '');
+      } finally {
+        process.chdir(home);
+      }
     } finally {
       closeQuietly(fd);
     }

@@ -7,7 +7,7 @@ import { bumpVersion } from '../core/version.ts';
 import type { FileMeta, FileState, IgnoredAttr, LogicalPath, NodeName, RelPath, RootId } from '../core/types.ts';
 import { logicalPath } from '../core/types.ts';
 import type { FileSystem, FsDirEntry, FsExpect, FsStat } from '../fs/filesystem.ts';
-import { parseScanSig, scanSigPrefix } from '../store/state-store.ts';
+import { parseScanSig } from '../store/state-store.ts';
 import type { ScanRow, ScanSig } from '../store/state-store.ts';
 import type { Hasher } from './hasher.ts';
 
@@ -100,6 +100,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   // was not seen. Memory follows one batch, not the tree or the changes.
   let pending: Slot[] = [];
   const nowNs = BigInt(opts.nowMs) * 1_000_000n;
+  const racyFromNs = nowNs - RACY_WINDOW_NS;
   let entriesSeen = 0;
   let changedCount = 0;
   // Totals over every batch: files and bytes hashed (for progress and the result).
@@ -132,8 +133,8 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     entriesSeen++;
     const sig = known.get(entry.path);
     known.delete(entry.path);
+    if (sig !== undefined && unchangedFile(sig, entry.stat, racyFromNs)) continue;
     const ls = localSig(entry.stat, nowNs);
-    if (sig !== undefined && unchangedFile(sig, entry.stat, ls)) continue;
     const row = sig === undefined ? undefined : parseScanSig(sig);
     let meta: FileMeta;
     try {
@@ -168,15 +169,18 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
 
 /**
  * The fast path of a check, taken by nearly every entry: a file whose kind, size, mtime, mode,
- * owner and local signature (inode and ctime, not racy) are exactly as recorded, with a recorded
- * hash, is unchanged (the same test as metaOf's hash reuse and rowMatches, without parsing the
- * row). Anything else takes the full comparison, which hashes the file.
+ * owner and local signature (inode and ctime, not racy: see localSig) are exactly as recorded, with
+ * a recorded hash, is unchanged (the same test as metaOf's hash reuse and rowMatches, without
+ * parsing the row). Anything else takes the full comparison, which hashes the file. Written as one
+ * string built per entry and no bigint arithmetic but one division: it runs for every file of
+ * every check, mostly before the JIT has warmed up.
  */
-function unchangedFile(sig: ScanSig, st: FsStat, ls: string): boolean {
-  if (st.kind !== 'file' || ls === '') return false;
-  const prefix = scanSigPrefix('file', st.sizeBytes, toMicros(st.mtimeNs), st.mode, st.uid, st.gid);
-  const hashAt = prefix.length + ls.length + 1;
-  return sig.startsWith(prefix) && sig.startsWith(ls, prefix.length) && sig[hashAt - 1] === ' ' && sig.length > hashAt && sig[hashAt] !== ' ';
+function unchangedFile(sig: ScanSig, st: FsStat, racyFromNs: bigint): boolean {
+  if (st.kind !== 'file' || st.ctimeNs === undefined || st.ctimeNs > racyFromNs || st.mtimeNs > racyFromNs) return false;
+  const us = st.mtimeNs / 1000n;
+  // scanSigPrefix() with toMicros(), then the local signature: the layout of a ScanSig.
+  const key = `file ${st.sizeBytes} ${us === 0n ? '0' : `${us}000`} ${st.mode} ${st.uid} ${st.gid} ${st.ino}:${st.ctimeNs} `;
+  return sig.startsWith(key) && sig.length > key.length && sig.charCodeAt(key.length) !== 32;
 }
 
 /**

@@ -22,6 +22,8 @@ const FILE_SELECT = `SELECT path, ${STATE_COLS.join(', ')} FROM files`;
 const CONFLICT_SELECT = `SELECT path, peer, detected_at_ms, ${STATE_COLS.map((c) => `remote_${c} AS ${c}`).join(', ')} FROM conflicts`;
 const STATE_PARAMS = STATE_COLS.map(() => '?').join(', ');
 const DIRTY_SELECT = 'SELECT path, peer, force, last_error, marked_at_ms FROM dirty';
+/** Rows per page of StateStore.scanIndex. */
+const SCAN_INDEX_PAGE = 8192;
 
 /** A files/conflicts row read with safeIntegers: every INTEGER arrives as bigint. */
 interface StateSqlRow {
@@ -198,7 +200,7 @@ function prepareStatements(db: Database.Database) {
     // One ScanSig text per row, built by SQLite (integers print exactly; the mtime in ns as text,
     // µs followed by "000", so that no multiplication can overflow).
     scanIndex: p(`SELECT path, kind || ' ' || size || ' ' || (CASE mtime_us WHEN 0 THEN '0' ELSE mtime_us || '000' END) || ' ' || mode || ' ' || uid || ' ' || gid || ' ' || ifnull(local_sig, '') || ' ' || ifnull(hash, '') || ' ' || ifnull(target, '') FROM files
-      WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/'))`).raw(true),
+      WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/')) AND path > @after ORDER BY path LIMIT ${SCAN_INDEX_PAGE}`).raw(true),
     listPrefix: wide(`${FILE_SELECT} WHERE path >= @p AND path < (@p || '0') AND (path = @p OR path >= (@p || '/')) ORDER BY path`),
     markDirty: p(`INSERT INTO dirty (path, peer, force, last_error, marked_at_ms) VALUES (@path, @peer, @force, NULL, @nowMs)
       ON CONFLICT (path, peer) DO UPDATE SET force = max(force, excluded.force), last_error = NULL, marked_at_ms = excluded.marked_at_ms`),
@@ -348,9 +350,15 @@ export class SqliteStateStore implements StateStore {
   scanIndex(prefix: string): Map<string, ScanSig> {
     return this.#guard(() => `scan index ${JSON.stringify(prefix)}`, () => {
       const out = new Map<string, ScanSig>();
-      // Raw [path, sig] pairs, iterated: no array of every row held at once next to the map.
-      for (const r of this.#stmt.scanIndex.iterate({ p: prefix }) as IterableIterator<[string, string]>) out.set(r[0], r[1]);
-      return out;
+      // Raw [path, sig] pairs a page at a time: all() is a third cheaper per row than iterate(), and
+      // a page bounds the arrays held next to the map.
+      let after = '';
+      for (;;) {
+        const page = this.#stmt.scanIndex.all({ p: prefix, after }) as [string, string][];
+        for (const r of page) out.set(r[0], r[1]);
+        if (page.length < SCAN_INDEX_PAGE) return out;
+        after = (page[page.length - 1] as [string, string])[0];
+      }
     });
   }
 

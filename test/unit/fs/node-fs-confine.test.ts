@@ -3,7 +3,7 @@
 // test is an attack on a real disk; `outside` must be exactly as it was afterwards.
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, lstatSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeFileSystem } from '../../../src/fs/node-fs.ts';
@@ -117,5 +117,16 @@ describe('NodeFileSystem confined to an anchor', () => {
     symlinkSync(outside, join(root, 'd', 'l'));
     const got = Object.fromEntries(fs.listDir(join(root, 'd')).map((e) => [e.name, e.stat?.kind]));
     assert.deepEqual(got, { a: 'file', l: 'symlink' });
+  });
+
+  it('leaves the working directory where it was after a listing, a refused one included', async () => {
+    const cwd = process.cwd();
+    writeFileSync(join(root, 'd', 'a'), 'x');
+    assert.equal(fs.listDir(join(root, 'd')).length, 1);
+    assert.equal(process.cwd(), cwd);
+    assert.equal(realpathSync('.'), realpathSync(cwd), 'the process is back in its own directory, not only its cached name');
+    swapForSymlink();
+    await refused(() => fs.listDir(join(root, 'd')));
+    assert.equal(realpathSync('.'), realpathSync(cwd));
   });
 });

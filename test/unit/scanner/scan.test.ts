@@ -3,7 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CsyncError } from '../../../src/core/errors.ts';
-import type { FileState, RelPath } from '../../../src/core/types.ts';
+import type { FileState, LogicalPath, RelPath } from '../../../src/core/types.ts';
+import { parseScanSig } from '../../../src/store/state-store.ts';
 import { FailingFileSystem } from '../../../src/fs/failing-fs.ts';
 import type { FileSystem } from '../../../src/fs/filesystem.ts';
 import { scan } from '../../../src/scanner/scan.ts';
@@ -140,6 +141,19 @@ describe('scan', () => {
     const later = await scanAndRecord(n, { fs: noReads(n.mem) });
     assert.deepEqual(later.problems, []);
     assert.equal(later.bytesHashed, 0, 'once recorded outside the window it is trusted');
+  });
+
+  it('hashes a file whose record has no hash, even with its local signature as recorded', async (t) => {
+    const n = await plantedNode(t);
+    await scanAndRecord(n);
+    const path = `${ROOT}/a.txt` as LogicalPath;
+    const rec = n.store.get(path) as FileState;
+    const sig = parseScanSig(n.store.scanIndex(path).get(path) as string).localSig;
+    assert.notEqual(sig, '', 'the record has a trusted local signature');
+    const { hash: _dropped, ...meta } = rec.meta;
+    n.store.put({ ...rec, meta }, sig);
+    const again = await scanAndRecord(n);
+    assert.equal(again.bytesHashed, 5, 'the file is read: a record without a hash proves nothing about the content');
   });
 
   it('ignores a chmod when the group ignores mode', async (t) => {
