@@ -12,6 +12,9 @@ import type { Command } from './args.ts';
 import type { Io } from './output.ts';
 import type { Runtime } from '../daemon/runtime.ts';
 import { loadRefused } from '../daemon/refused-paths.ts';
+import { haltOverride, loadHalts } from '../daemon/halts.ts';
+import { realPathOf } from '../sync/scope.ts';
+import { shellQuote } from './output.ts';
 
 const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._';
 
@@ -104,14 +107,31 @@ function ago(ms: number | undefined): string {
   return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
 
-/** status: daemon, groups, each peer (connected, last sync, dirty, conflicts, last error). */
+/** One reason `csync status` exits non-zero (also in `--json` as `attention`). */
+export interface Attention {
+  readonly what: 'no-daemon' | 'halted' | 'conflicts' | 'failing' | 'refused';
+  readonly message: string;
+}
+
+/**
+ * The exit status of `csync status`: 0 healthy, 69 no daemon runs for this state dir (nothing is
+ * watched or retried), 1 anything else that needs an operator (docs/reference.md, exit statuses).
+ */
+export function statusExit(attention: readonly Attention[]): number {
+  if (attention.some((a) => a.what === 'no-daemon')) return 69;
+  return attention.length > 0 ? 1 : 0;
+}
+
+/** status: daemon, groups (halted ones first), each peer (connected, last sync, dirty, conflicts, last error). */
 export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
   const dirty = rt.store.listDirty();
   const conflicts = rt.store.listConflicts();
   const daemon = readDaemonStatus(rt.stateDir);
+  const halts = loadHalts(rt.stateDir).filter((h) => rt.view.groups.has(h.group));
   const groups = [...rt.view.groups.values()].map((g) => ({
     group: g.config.name,
     receiveOnly: g.receiveOnly,
+    halted: halts.filter((h) => h.group === g.config.name).map((h) => ({ ...h, override: haltOverride(h) })),
     peers: g.peers.map((peer) => ({
       peer,
       dirty: dirty.filter((d) => d.peer === peer).length,
@@ -125,23 +145,38 @@ export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
   }));
   const pendingActions = rt.store.listPendingActions().length;
   const refused = loadRefused(rt.stateDir);
+  const failing = dirty.filter((d) => d.lastError !== undefined && !d.lastError.startsWith('conflict')).length;
+  // Held here (a peer's version waits) or refused by a peer (this node's version waits): both need -f.
+  const inConflict = new Set([...conflicts.map((c) => c.path), ...dirty.filter((d) => d.lastError?.startsWith('conflict')).map((d) => d.path)]).size;
+  const attention: Attention[] = [
+    ...(daemon ? [] : [{ what: 'no-daemon' as const, message: 'no daemon runs for this state dir: nothing is watched or retried (start it: systemctl start csync)' }]),
+    ...halts.map((h) => ({ what: 'halted' as const, message: `group ${h.group} halted: ${h.message}` })),
+    ...(inConflict ? [{ what: 'conflicts' as const, message: `${inConflict} path(s) in conflict: settle each with \`csync -f PATH\` on the node whose version should win` }] : []),
+    ...(failing ? [{ what: 'failing' as const, message: `${failing} dirty entr${failing === 1 ? 'y' : 'ies'} failing to reach a peer (see the peer lines)` }] : []),
+    ...(refused.length ? [{ what: 'refused' as const, message: `${refused.length} path(s) not synced: csync cannot carry their names (rename or exclude them)` }] : []),
+  ];
+  const exit = statusExit(attention);
   if (cmd.options.json) {
-    io.out(`${JSON.stringify({ node: rt.view.self, daemon: daemon ? { pid: daemon.pid, port: daemon.port, startedAtMs: daemon.startedAtMs } : null, groups, pendingActions, conflicts: conflicts.map((c) => ({ path: c.path, peer: c.peer })), refused })}\n`);
-    return 0;
+    io.out(`${JSON.stringify({ node: rt.view.self, healthy: exit === 0, exitStatus: exit, attention, daemon: daemon ? { pid: daemon.pid, port: daemon.port, startedAtMs: daemon.startedAtMs } : null, groups, pendingActions, conflicts: conflicts.map((c) => ({ path: c.path, realPath: realPathOf(rt.view, c.path), peer: c.peer })), refused })}\n`);
+    return exit;
   }
   io.out(`node ${rt.view.self}: daemon ${daemon ? `running (pid ${daemon.pid}, port ${daemon.port}, up since ${new Date(daemon.startedAtMs).toISOString()})` : 'not running'}\n`);
   if (pendingActions > 0) io.out(`pending actions: ${pendingActions}\n`);
   for (const g of groups) {
-    io.out(`group ${g.group}${g.receiveOnly ? ' (receive only)' : ''}\n`);
+    io.out(`group ${g.group}${g.receiveOnly ? ' (receive only)' : ''}${g.halted.length ? ': HALTED' : ''}\n`);
+    for (const h of g.halted) {
+      io.out(`  halted since ${new Date(h.sinceMs).toISOString()}: ${h.message}\n  hint: ${h.hint}\n  override, once the deletion is intended: ${h.override}\n`);
+    }
     for (const p of g.peers) {
       const link = daemon ? `${p.connected ? 'connected' : 'not connected'}, last sync ${ago(p.lastSyncMs)}, ` : '';
       io.out(`  ${p.peer}: ${link}${p.dirty} dirty${p.failing ? ` (${p.failing} failing: ${p.lastError ?? ''})` : ''}, ${p.conflicts} conflicts${p.linkError ? `, last error: ${p.linkError}` : ''}\n`);
     }
   }
-  for (const c of conflicts) io.out(`conflict ${c.path} with ${c.peer}\n`);
+  for (const c of conflicts) io.out(`conflict ${realPathOf(rt.view, c.path)} with ${c.peer} (settle: csync -f ${shellQuote(realPathOf(rt.view, c.path))})\n`);
   if (refused.length > 0) io.out(`refused: ${refused.length} path(s) not synced, csync cannot carry their names (rename or exclude them)\n`);
   for (const r of refused) io.out(`refused ${JSON.stringify(r.path)}: ${r.reason}\n`);
-  return 0;
+  io.out(exit === 0 ? 'healthy\n' : `needs attention (exit ${exit}):\n${attention.map((a) => `  ${a.message}\n`).join('')}`);
+  return exit;
 }
 
 /** import-csync2 FILE: prints the converted TOML on stdout and what was not converted on stderr. */

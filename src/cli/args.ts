@@ -60,6 +60,56 @@ options: -r recursive  -C PATH config  -N NAME node  -D DIR state dir  -G g1,g2 
          -d dry run  -v verbose  -q quiet  --json  --allow-mass-delete
 exit: 0 ok, 1 failures/conflicts, 2 nothing listed, 64 usage, 69 no peer reachable, 77 auth, 78 config`;
 
+/** What `csync COMMAND --help` prints: usage, what it does, its options, its exit statuses. */
+export const COMMAND_HELP: Readonly<Partial<Record<Action, string>>> = {
+  check: `usage: csync -c [-r] [-G GROUPS] [-d] [-v] [PATH…]
+Scans the roots (or PATHs; -r below them too), records what changed and marks it dirty for every
+peer. Nothing is sent: \`csync -u\` does that. A PATH may be real or as csync prints it (%prefix%/…);
+one that neither exists nor was recorded is a usage error.
+  -r recursive  -G only these groups  -d dry run: print what would be recorded  -v say why each changed
+exit: 0 ok, 1 some entries could not be read or a group halted (safety rail), 64 usage, 78 config`,
+  update: `usage: csync -u [-G GROUPS] [-P PEERS] [-d] [--allow-mass-delete] [--json] [PATH…]
+Sends dirty entries to every peer (or those of -P), concurrently; one line per peer.
+exit: 0 all delivered, 1 some peers or entries failed or conflicts remain, 69 no peer could be
+reached, 77 a peer failed authentication, 64 unknown group or peer, 78 config`,
+  'check-update': `usage: csync -x [-G GROUPS] [-P PEERS] [--allow-mass-delete] [PATH…]
+Check (-c -r), then update (-u) the same paths: the cron and hook command.
+exit: as -u, or 1 when the check found problems and the update succeeded`,
+  mark: `usage: csync -m [-r] PATH…
+Marks PATH dirty for every peer, changed or not (a hook after writing a file: \`csync -m F && csync -u\`).
+A deleted PATH that csync recorded is marked as a deletion. exit: 0, 64 unknown path`,
+  force: `usage: csync -f [-r] PATH…
+Makes this node's version of PATH win: known conflicting versions are superseded and the next
+\`csync -u\` overwrites the peers (their version is kept as a backup or loser copy). exit: 0, 64`,
+  'list-dirty': `usage: csync -M [-v] [--json]
+Lists dirty entries: \`force|chary<TAB>peer<TAB>path[<TAB>conflict]\`. chary: sent only if the peer
+has not changed it meanwhile (a conflict otherwise); force: this node's version wins (-f). Also
+\`held<TAB>peer<TAB>path<TAB>conflict\` for conflicts kept here and \`refused<TAB>*<TAB>"path"\` for
+names csync cannot carry. -v adds the last error. exit: 0, 2 nothing listed`,
+  'list-db': `usage: csync -L [--json]
+Lists every recorded state as \`kind:hash:size:mode:uid:gid:mtime@version<TAB>path\`. exit: 0, 2 empty`,
+  compare: `usage: csync -T [-P PEERS] [PATH…]
+Compares the real files with every peer: \`X\` both differ, \`L\` only here, \`R\` only there.
+exit: 0 in sync, 1 differences (or some peers not compared), 69 no peer reachable, 77 auth`,
+  'remove-stale': `usage: csync -R [-d]
+Forgets recorded rows of paths no group of this node holds any more. exit: 0`,
+  restore: `usage: csync restore PATH [--generation N]
+Puts a backup generation of PATH back as a local change (0 = the newest backup); then \`csync -u\`
+sends it. exit: 0, 64 no such path or generation`,
+  status: `usage: csync status [--json]
+This node: its daemon, each group (halted ones with the override) and peer (link, last sync, dirty,
+conflicts), conflicts held, refused names, and what needs attention.
+exit: 0 healthy, 1 needs attention (conflicts, a halted group, failing entries, refused names),
+69 no daemon running for this state dir`,
+  daemon: `usage: csync daemon   (or csync -ii)
+Serves peers, watches the roots, pushes changes, runs actions; see systemd/csync.service.
+Reloads its config on SIGHUP. exit: 0 stopped, 75 another daemon holds the state dir, 74 address
+in use, 78 config`,
+  'import-csync2': `usage: csync import-csync2 /etc/csync2.cfg > /etc/csync/csync.toml
+Converts a csync2 configuration; notes on standard error name each line not carried over.
+exit: 0, 64 unreadable file, 78 a file csync2 itself would refuse`,
+};
+
 function usage(message: string): CsyncError {
   return new CsyncError('CSYNC_USAGE', message, { hint: 'run `csync --help` for the usage' });
 }
@@ -171,14 +221,15 @@ function setValue(d: Draft, f: string, value: string): void {
 
 function finish(d: Draft): Command {
   const actions = [...new Set(d.actions)];
-  if (actions.includes('help')) return { action: 'help', args: [], options: d.opts };
+  // `csync restore --help`, `csync -T -h`: the help of that command.
+  if (actions.includes('help')) return { action: 'help', args: actions.filter((a) => a !== 'help' && a !== 'version').slice(0, 1), options: d.opts };
   if (actions.includes('version')) return { action: 'version', args: [], options: d.opts };
   let action: Action | undefined = actions[0];
   if (actions.length === 2 && actions.includes('check') && actions.includes('update')) action = 'check-update';
   else if (actions.length > 1) throw usage(`choose one action, got ${actions.map((x) => JSON.stringify(x)).join(' and ')}`);
   if (action === undefined) throw usage(d.args.length ? `unknown command ${JSON.stringify(d.args[0])}` : 'no action given');
   const args = action === 'keygen' ? [d.keyFile as string, ...d.args] : d.args;
-  if ((action === 'mark' || action === 'force' || action === 'restore') && args.length === 0) throw usage(`-${action === 'restore' ? ' restore' : action[0]} needs at least one PATH`);
+  if ((action === 'mark' || action === 'force' || action === 'restore') && args.length === 0) throw usage(`${action === 'restore' ? 'restore' : `-${action[0]}`} needs at least one PATH`);
   if (action === 'trust-forget' && args.length !== 1) throw usage('trust forget needs exactly one PEER');
   if (action === 'import-csync2' && args.length !== 1) throw usage('import-csync2 needs the path of a csync2.cfg');
   if (d.opts.generation !== undefined && action !== 'restore') throw usage('--generation goes with restore');

@@ -2,7 +2,6 @@
 // -u and -x, over the daemon's runtime and open peer links, one at a time with its work cycles.
 // Anything else, or any doubt (another config or node, -v, --json, --dry-run), is answered
 // `fallback` and the client runs the command itself, exactly as without a daemon.
-import { resolve } from 'node:path';
 import type { ControlHandler, ControlReply } from '../daemon/control.ts';
 import { sameFile } from '../daemon/control.ts';
 import type { DaemonHandle } from '../daemon/daemon.ts';
@@ -10,7 +9,7 @@ import type { Command } from './args.ts';
 import { parseArgs } from './args.ts';
 import type { Io } from './output.ts';
 import { renderError } from './output.ts';
-import { commandCheck, commandCheckUpdate, commandUpdate } from './sync-commands.ts';
+import { commandCheck, commandCheckUpdate, commandUpdate, userPath } from './sync-commands.ts';
 
 const HANDED_OVER = new Set(['check', 'mark', 'update', 'check-update']);
 
@@ -27,7 +26,7 @@ export function handoffHandler(d: DaemonHandle, identity: { configPath: string; 
     }
     const o = cmd.options;
     if (!HANDED_OVER.has(cmd.action) || o.verbose || o.json || o.dryRun || o.stateDir !== undefined) return { fallback: true };
-    const here: Command = { ...cmd, args: cmd.args.map((p) => resolve(req.cwd, p)) };
+    const here: Command = { ...cmd, args: cmd.args.map((p) => userPath(d.rt, p, req.cwd)) };
     const out: string[] = [];
     const err: string[] = [];
     const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false, logs: false };

@@ -1,6 +1,7 @@
 // The CLI: argv → command → exit status. The only layer that maps errors to exit statuses.
 import type { Command } from './args.ts';
-import { parseArgs, USAGE } from './args.ts';
+import { COMMAND_HELP, parseArgs, USAGE } from './args.ts';
+import type { Action } from './args.ts';
 import type { Io } from './output.ts';
 import { renderError } from './output.ts';
 import { commandConfigCheck, commandImportCsync2, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
@@ -41,9 +42,11 @@ export async function runCli(argv: readonly string[]): Promise<void> {
 
 async function dispatch(cmd: Command, io: Io): Promise<number> {
   switch (cmd.action) {
-    case 'help':
-      io.out(`${USAGE}\n`);
+    case 'help': {
+      const topic = cmd.args[0] as Action | undefined;
+      io.out(`${(topic && COMMAND_HELP[topic]) ?? USAGE}\n`);
       return 0;
+    }
     case 'version':
       io.out(`csync ${VERSION}\n`);
       return 0;

@@ -31,6 +31,11 @@ export function renderError(io: Io, err: unknown, verbose: boolean): number {
   return 70;
 }
 
+/** A path as a POSIX shell word: bare when it is plainly safe, else single-quoted. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 /** Human size: 0 B, 12.3 KiB, 4.0 MiB. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -44,22 +49,26 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(1)} ${units[u] as string}`;
 }
 
-/** One line per peer, e.g. `web2: sent 3, in sync 1, conflicts 0, failed 0, 12.0 KiB in 41 ms`. */
-export function peerLine(r: PeerReport): string {
+/**
+ * One line per peer, e.g. `web2: sent 3, in sync 1, conflicts 0, failed 0, 12.0 KiB in 41 ms`, then
+ * a line per conflict, failure and halt. `real` turns a logical path into the one to type.
+ */
+export function peerLine(r: PeerReport, real: (p: string) => string = (p) => p): string {
+  const halted = r.halted.map((h) => `  halted: ${h.message}\n  hint: ${h.hint ?? ''}\n`).join('');
   switch (r.status) {
     case 'nothing-to-do':
-      return `${r.peer}: nothing to send\n${r.halted.map((h) => `  halted: ${h.message}\n  hint: ${h.hint ?? ''}\n`).join('')}`;
+      // Nothing dirty for this peer: whatever changed was delivered already (e.g. by the daemon).
+      return `${r.peer}: nothing to send, every recorded change has reached it${r.halted.length ? ' except what is halted' : ''}\n${halted}`;
     case 'dry-run':
-      return `${r.peer}: would send ${r.planned.length}\n${r.planned.map((p) => `  ${p}\n`).join('')}`;
+      return `${r.peer}: would send ${r.planned.length}\n${r.planned.map((p) => `  ${real(p)}\n`).join('')}`;
     case 'failed':
       return `${r.peer}: not updated: ${r.error?.message ?? 'failed'}\n${r.error?.hint ? `  hint: ${r.error.hint}\n` : ''}`;
     case 'ok': {
       const resolved = r.superseded.length ? `, lost to peer by policy ${r.superseded.length}` : '';
       const head = `${r.peer}: sent ${r.sent}, in sync ${r.have}${resolved}, conflicts ${r.conflicts.length}, failed ${r.failed.length}, ${formatBytes(r.bytes)} in ${r.ms} ms\n`;
-      const conflicts = r.conflicts.map((p) => `  conflict: ${p} (run \`csync -f PATH\` on the node whose version should win)\n`);
-      const failed = r.failed.map((f) => `  failed: ${f.path}: ${f.reason}\n`);
-      const halted = r.halted.map((h) => `  halted: ${h.message}\n  hint: ${h.hint ?? ''}\n`);
-      return head + conflicts.join('') + failed.join('') + halted.join('');
+      const conflicts = r.conflicts.map((p) => `  conflict: ${real(p)} (run \`csync -f ${shellQuote(real(p))}\` on the node whose version should win)\n`);
+      const failed = r.failed.map((f) => `  failed: ${real(f.path)}: ${f.reason}\n`);
+      return head + conflicts.join('') + failed.join('') + halted;
     }
     default: {
       const never: never = r.status;
@@ -68,12 +77,15 @@ export function peerLine(r: PeerReport): string {
   }
 }
 
-/** Exit status of an update: 77 auth, 69 nothing reachable, 1 failures or conflicts, 0 ok. */
+/**
+ * Exit status of an update: 77 when a peer failed authentication, 69 when no peer could be
+ * reached at all, 1 when some peers or entries failed, conflicts remain or a group halted, else 0.
+ * A peer with nothing to send counts as fine: one unreachable peer of two is a partial failure (1).
+ */
 export function updateExitStatus(reports: readonly PeerReport[]): number {
   const failed = reports.filter((r) => r.status === 'failed');
   if (failed.some((r) => r.error?.code === 'CSYNC_AUTH_FAILED' || r.error?.code === 'CSYNC_CERT_CHANGED')) return 77;
-  const attempted = reports.filter((r) => r.status !== 'nothing-to-do' && r.status !== 'dry-run');
-  if (attempted.length > 0 && failed.length === attempted.length) return 69;
+  if (reports.length > 0 && failed.length === reports.length) return 69;
   if (failed.length > 0 || reports.some((r) => r.conflicts.length > 0 || r.failed.length > 0 || r.halted.length > 0)) return 1;
   return 0;
 }

@@ -8,7 +8,7 @@ import type { Io } from './output.ts';
 import { peerLine, updateExitStatus } from './output.ts';
 import { runCheck } from '../sync/check.ts';
 import type { CheckReport } from '../sync/check.ts';
-import { allRootTargets, logicalOf, targetsForUserPath, targetsOf } from '../sync/scope.ts';
+import { absPathOf, allRootTargets, logicalOf, realPathOf, targetsForUserPath, targetsOf, userPathFromLogical } from '../sync/scope.ts';
 import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
 import type { Connect, PeerReport } from '../sync/update.ts';
@@ -20,6 +20,7 @@ import { runCompare } from '../sync/compare.ts';
 import { connectListPeer } from '../daemon/compare-link.ts';
 import { Progress } from './progress.ts';
 import { loadRefused, noteRefused, REFUSED_HINT } from '../daemon/refused-paths.ts';
+import { haltsOfCheck, haltsOfUpdate, noteHalts } from '../daemon/halts.ts';
 import { connectPeer } from '../daemon/peers.ts';
 import { loadTlsMaterial } from '../daemon/server.ts';
 import type { Runtime } from '../daemon/runtime.ts';
@@ -38,11 +39,48 @@ function groupFilter(cmd: Command): Set<string> | undefined {
   return cmd.options.groups ? new Set(cmd.options.groups) : undefined;
 }
 
+/**
+ * A PATH argument as a real absolute path: the logical form csync prints (`%www%/htdocs/a.txt`) is
+ * accepted as well as a real path, relative ones against `cwd`.
+ */
+export function userPath(rt: Runtime, p: string, cwd = process.cwd()): string {
+  return userPathFromLogical(rt.view, p) ?? resolve(cwd, p);
+}
+
+/** -G and -P name groups this node is in and peers it has: anything else is a usage error (64). */
+export function checkFilters(rt: Runtime, cmd: Command): void {
+  const groups = groupFilter(cmd);
+  if (groups) for (const g of groups) if (!rt.view.groups.has(g)) throw new CsyncError('CSYNC_USAGE', `group ${JSON.stringify(g)}: this node is not in it`, { hint: `this node's groups: ${[...rt.view.groups.keys()].join(', ') || 'none'} (see \`csync config check\`)` });
+  const peers = new Set([...rt.view.groups.values()].filter((g) => !groups || groups.has(g.config.name)).flatMap((g) => g.peers));
+  for (const p of cmd.options.peers ?? []) {
+    if (!peers.has(p)) throw new CsyncError('CSYNC_USAGE', `peer ${JSON.stringify(p)}: not a peer of this node${groups ? ' in the groups given with -G' : ''}`, { hint: `its peers: ${[...peers].sort().join(', ') || 'none'}` });
+  }
+}
+
 function targetsFor(rt: Runtime, cmd: Command): Target[] {
   const groups = groupFilter(cmd);
-  if (groups) for (const g of groups) if (!rt.view.groups.has(g)) throw new CsyncError('CSYNC_USAGE', `group ${JSON.stringify(g)}: this node is not in it`, { hint: 'see `csync config check` for this node\'s groups' });
+  // -T compares with peers: a path only they have is a fair question.
+  const known = cmd.action !== 'compare';
+  checkFilters(rt, cmd);
   if (cmd.args.length === 0) return allRootTargets(rt.view, groups);
-  return cmd.args.flatMap((p) => targetsForUserPath(rt.view, resolve(p), groups));
+  return cmd.args.flatMap((p) => {
+    const targets = targetsForUserPath(rt.view, userPath(rt, p), groups);
+    if (known) mustBeKnown(rt, p, targets);
+    return targets;
+  });
+}
+
+/**
+ * A path that is neither on disk nor recorded is a typo, not a deletion to sync: usage error. A
+ * recorded path that is gone is fine (the check records its deletion).
+ */
+function mustBeKnown(rt: Runtime, typed: string, targets: readonly Target[]): void {
+  for (const t of targets) {
+    if (rt.ctx.fs.lstat(absPathOf(t)) !== undefined || rt.ctx.store.get(logicalOf(t)) !== undefined) return;
+  }
+  throw new CsyncError('CSYNC_USAGE', `path ${JSON.stringify(typed)}: does not exist, and csync has no record of it`, {
+    hint: 'check the spelling; a deletion is synced only for a path csync recorded before',
+  });
 }
 
 /** -c / -m / -f: scan and record. */
@@ -60,20 +98,21 @@ export async function commandCheck(rt: Runtime, cmd: Command, io: Io): Promise<n
     keepChanged: cmd.options.verbose,
   });
   progress?.done();
+  if (!cmd.options.dryRun) noteHalts({ stateDir: rt.stateDir, seen: haltsOfCheck(report), nowMs: rt.ctx.clock.nowMs(), log: rt.ctx.log });
   // A name csync refuses fails the pass that finds it first; later passes warn (DECISIONS.md).
   const scopes = cmd.options.recursive || cmd.args.length === 0 ? targets.map((t) => logicalOf(t) as string) : [];
   const refused = noteRefused({ stateDir: rt.stateDir, found: report.problems.filter((p) => p.refused), scopes, nowMs: rt.ctx.clock.nowMs(), log: rt.ctx.log, dryRun: cmd.options.dryRun });
-  return renderCheck(io, cmd, report, new Set(refused.known.map((e) => e.path)));
+  return renderCheck(io, cmd, report, new Set(refused.known.map((e) => e.path)), (p) => realPathOf(rt.view, p));
 }
 
 /** Prints a check's outcome; `reportedBefore` are refused paths an earlier pass already reported. */
-function renderCheck(io: Io, cmd: Command, report: CheckReport, reportedBefore: ReadonlySet<string>): number {
+function renderCheck(io: Io, cmd: Command, report: CheckReport, reportedBefore: ReadonlySet<string>, real: (p: string) => string): number {
   if (cmd.options.verbose || cmd.options.dryRun) {
     for (const s of report.changed) io.out(`${cmd.options.dryRun ? 'would record' : 'changed'}: ${s.meta.kind === 'deleted' ? 'deleted ' : ''}${s.path}\n`);
   }
   const failing = report.problems.filter((p) => !(p.refused && reportedBefore.has(p.path)));
   const known = report.problems.length - failing.length;
-  for (const p of failing) io.err(p.refused ? `csync: ${JSON.stringify(p.path)}: ${p.message}\nhint: ${REFUSED_HINT}\n` : `csync: ${p.path}: ${p.message}\n`);
+  for (const p of failing) io.err(p.refused ? `csync: ${JSON.stringify(real(p.path))}: ${p.message}\nhint: ${REFUSED_HINT}\n` : `csync: ${real(p.path)}: ${p.message}\n`);
   if (known > 0) io.err(`csync: warning: ${known} path(s) not synced because csync refuses their names (reported before; listed by \`csync status\`)\n`);
   for (const h of report.halted) io.err(`csync: ${h.message}\nhint: ${h.hint ?? ''}\n`);
   if (!cmd.options.quiet && cmd.action === 'check') io.err(`checked ${report.entriesSeen} entries: ${report.changedCount} changed\n`);
@@ -82,6 +121,7 @@ function renderCheck(io: Io, cmd: Command, report: CheckReport, reportedBefore: 
 
 /** -u (and the second half of -x): deliver dirty entries. */
 export async function commandUpdate(rt: Runtime, cmd: Command, io: Io, via?: DaemonVia): Promise<number> {
+  checkFilters(rt, cmd);
   const paths = cmd.args.length > 0 ? targetsFor(rt, cmd).map((t) => logicalOf(t) as string) : undefined;
   const connect: Connect = via?.connect ?? tlsConnect(rt);
   const progress = io.isTty && !cmd.options.quiet && !cmd.options.json ? new Progress(io.err) : undefined;
@@ -95,10 +135,14 @@ export async function commandUpdate(rt: Runtime, cmd: Command, io: Io, via?: Dae
     allowMassDelete: cmd.options.allowMassDelete,
   });
   progress?.done();
+  if (!cmd.options.dryRun) {
+    const scope = { ...(groupFilter(cmd) ? { groups: groupFilter(cmd) as Set<string> } : {}), ...(paths ? { paths } : {}) };
+    noteHalts({ stateDir: rt.stateDir, seen: haltsOfUpdate(rt.view, reports, scope), nowMs: rt.ctx.clock.nowMs(), log: rt.ctx.log });
+  }
   if (via) via.noteReports(reports);
   else await runLocalActions(rt, reports);
   if (cmd.options.json) io.out(`${JSON.stringify(reports.map((r) => ({ ...r, error: r.error ? { code: r.error.code, message: r.error.message } : undefined })))}\n`);
-  else if (!cmd.options.quiet || updateExitStatus(reports) !== 0) for (const r of reports) io.out(peerLine(r));
+  else if (!cmd.options.quiet || updateExitStatus(reports) !== 0) for (const r of reports) io.out(peerLine(r, (p) => realPathOf(rt.view, p)));
   return updateExitStatus(reports);
 }
 
@@ -174,11 +218,12 @@ export function commandRemoveStale(rt: Runtime, cmd: Command, io: Io): number {
 
 /** restore PATH [--generation N]: put a backup generation back as a local change. */
 export async function commandRestore(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  checkFilters(rt, cmd);
   for (const p of cmd.args) {
-    const [t] = targetsForUserPath(rt.view, resolve(p), groupFilter(cmd));
+    const [t] = targetsForUserPath(rt.view, userPath(rt, p), groupFilter(cmd));
     if (t === undefined) continue;
     await runRestore(rt.ctx, t, cmd.options.generation ?? 0);
-    if (!cmd.options.quiet) io.out(`restored ${resolve(p)} from generation ${cmd.options.generation ?? 0}; run \`csync -u\` to send it\n`);
+    if (!cmd.options.quiet) io.out(`restored ${absPathOf(t)} from generation ${cmd.options.generation ?? 0}; run \`csync -u\` to send it\n`);
   }
   return 0;
 }

@@ -23,6 +23,7 @@ import { ChildProcessRunner } from '../actions/child-process-runner.ts';
 import { ActionBatcher } from './action-batcher.ts';
 import type { WatchEvent, WatchSource } from '../watcher/watch-source.ts';
 import { ROOT_PROBE_MS, RootWatch, railTargets } from './root-watch.ts';
+import { haltsOfCheck, haltsOfUpdate, noteHalts } from './halts.ts';
 import { noteRefused, REFUSED_HINT, refusedFromEvents } from './refused-paths.ts';
 import type { RefusedFound } from './refused-paths.ts';
 import { connectPeer } from './peers.ts';
@@ -358,6 +359,7 @@ export class Daemon {
     if (targets.length > 0) {
       const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false, keepChanged: false });
       for (const h of report.halted) ctx.log.error({ code: h.code, reason: h.message, hint: h.hint }, 'Group halted');
+      noteHalts({ stateDir: this.rt.stateDir, seen: haltsOfCheck(report), nowMs: ctx.clock.nowMs(), log: ctx.log });
       events.found.push(...report.problems.filter((p) => p.refused));
       events.scopes.push(...targets.map((t) => logicalOfTarget(t)));
     }
@@ -368,6 +370,7 @@ export class Daemon {
     const peers = new Set<NodeName>([...ctx.view.groups.values()].flatMap((g) => g.peers).filter((p) => pool.state(p).retryAtMs <= now));
     const reports = await runUpdate(ctx, { connect: pool.get, peers, dryRun: false });
     this.afterPass(pool, reports);
+    noteHalts({ stateDir: this.rt.stateDir, seen: haltsOfUpdate(ctx.view, reports, {}), nowMs: ctx.clock.nowMs(), log: ctx.log });
     this.opts.onCycle?.(reports);
     return entriesFailed(reports);
   }

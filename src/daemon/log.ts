@@ -46,7 +46,10 @@ export async function makeDaemonLogger(opts: LogOptions): Promise<Logger> {
   const { default: pino } = await import('pino');
   const out = opts.stream ?? process.stderr;
   const base = { base: null, level: opts.level };
-  if (!opts.pretty) return narrow(pino(base, pino.destination({ fd: out === process.stderr ? 2 : 1, sync: true })));
+  if (!opts.pretty) {
+    const std = out === process.stderr || out === process.stdout;
+    return narrow(pino(base, std ? pino.destination({ fd: out === process.stderr ? 2 : 1, sync: true }) : (out as NodeJS.WritableStream & { write(s: string): boolean })));
+  }
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -64,7 +67,31 @@ export async function makeDaemonLogger(opts: LogOptions): Promise<Logger> {
   return narrow(pino(base, stream));
 }
 
-/** Views a pino logger as the structural Logger port (pino's own type is not a valid async return). */
-function narrow(logger: Logger): Logger {
-  return logger;
+/**
+ * Views a pino logger as the structural Logger port, with one fix: pino writes a field bound by a
+ * child logger and the same field of a call both (`"peer":"b",…,"peer":"b"`), which some log
+ * shippers reject. A call's field equal to a bound one is dropped; a different value is kept under
+ * `<key>Given` so nothing is lost.
+ */
+function overlaps(fields: Record<string, unknown>, bound: ReadonlyMap<string, unknown>): boolean {
+  for (const k in fields) if (bound.has(k)) return true;
+  return false;
+}
+
+function narrow(logger: Logger, bound: ReadonlyMap<string, unknown> = new Map()): Logger {
+  const clean = (fields: Record<string, unknown>): Record<string, unknown> => {
+    if (bound.size === 0 || !overlaps(fields, bound)) return fields;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(fields)) {
+      if (!bound.has(k)) out[k] = v;
+      else if (bound.get(k) !== v) out[`${k}Given`] = v;
+    }
+    return out;
+  };
+  const at = (fn: LogFn): LogFn => (fields, msg) => fn(clean(fields), msg);
+  return {
+    trace: at(logger.trace.bind(logger)), debug: at(logger.debug.bind(logger)), info: at(logger.info.bind(logger)),
+    warn: at(logger.warn.bind(logger)), error: at(logger.error.bind(logger)),
+    child: (more) => narrow(logger.child(clean(more)), new Map([...bound, ...Object.entries(more)])),
+  };
 }

@@ -16,6 +16,8 @@ export interface CheckReport {
   readonly changedCount: number;
   readonly problems: ScanProblem[];
   readonly halted: CsyncError[];
+  /** Each root checked whole (recursively, from its top), with the halt it tripped if any. */
+  readonly roots: { readonly group: GroupName; readonly root: string; readonly halted?: CsyncError }[];
   readonly entriesSeen: number;
   readonly bytesHashed: number;
 }
@@ -40,7 +42,7 @@ export interface CheckOptions {
 
 /** Scans each target, records changes (one transaction per batch of the walk) and marks dirty rows. */
 export async function runCheck(ctx: SyncContext, targets: readonly Target[], opts: CheckOptions): Promise<CheckReport> {
-  const report = { changed: [] as FileState[], changedCount: 0, problems: [] as ScanProblem[], halted: [] as CsyncError[], entriesSeen: 0, bytesHashed: 0 };
+  const report = { changed: [] as FileState[], changedCount: 0, problems: [] as ScanProblem[], halted: [] as CsyncError[], roots: [] as CheckReport['roots'][number][], entriesSeen: 0, bytesHashed: 0 };
   const keep = opts.keepChanged ?? true;
   for (const t of targets) {
     // Each batch of changes is recorded (one transaction) as the walk goes on; a crash midway
@@ -78,6 +80,7 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
     report.entriesSeen += result.entriesSeen;
     report.bytesHashed += result.bytesHashed;
     if (result.halted) report.halted.push(result.halted);
+    if (t.rel === '' && opts.recursive) report.roots.push({ group: t.group.config.name, root: t.root, ...(result.halted ? { halted: result.halted } : {}) });
     if (opts.markAll && !opts.dryRun) report.problems.push(...recordChanges(ctx, currentStates(ctx, t, opts), { force: opts.force }));
   }
   return report;

@@ -81,6 +81,31 @@ export function targetsForUserPath(view: NodeView, absPath: string, groupFilter?
   return out;
 }
 
+/**
+ * The real path of a logical one (`%www%/htdocs/a.txt` → `/var/www/htdocs/a.txt`), for messages:
+ * an operator copies what csync prints into the next command. The logical path itself when no
+ * root of this node holds it.
+ */
+export function realPathOf(view: NodeView, logical: string): string {
+  for (const group of view.groups.values()) {
+    for (const [root, absRoot] of group.roots) {
+      if (logical === root) return absRoot;
+      if (logical.startsWith(`${root}/`)) return `${absRoot}${logical.slice(root.length)}`;
+    }
+  }
+  return logical;
+}
+
+/**
+ * The logical path an operator typed in the form csync prints (`%www%/htdocs/a.txt`), as an
+ * absolute real path; undefined when it names no root of this node.
+ */
+export function userPathFromLogical(view: NodeView, typed: string): string | undefined {
+  if (!typed.startsWith('%')) return undefined;
+  const real = realPathOf(view, typed);
+  return real === typed ? undefined : real;
+}
+
 /** Every root of every (filtered) group as a target at its top. */
 export function allRootTargets(view: NodeView, groupFilter?: ReadonlySet<GroupName>): Target[] {
   const out: Target[] = [];

@@ -66,6 +66,8 @@ export interface PeerReport {
   planned: LogicalPath[];
   /** Groups held back by the mass-delete rail (SPEC §4.6). */
   halted: CsyncError[];
+  /** The groups of those errors, in the same order (for the halts `csync status` shows). */
+  haltedGroups: GroupName[];
 }
 
 /** Options of runUpdate(). */
@@ -191,6 +193,7 @@ function massDeleteHalts(ctx: SyncContext, peer: NodeName, opts: UpdateOptions, 
     }
     if (message === undefined) continue;
     halted.add(g.config.name);
+    report.haltedGroups.push(g.config.name);
     report.halted.push(new CsyncError('CSYNC_SYNC_HALTED_FOR_SAFETY', message, { hint: 'if the deletion is intended, run again with --allow-mass-delete' }));
   }
   return halted;
@@ -204,7 +207,7 @@ function inScope(ctx: SyncContext, path: LogicalPath, opts: UpdateOptions): bool
 
 async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions): Promise<PeerReport> {
   const started = ctx.clock.nowMs();
-  const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], delivered: [], superseded: [], failed: [], bytes: 0, ms: 0, planned: [], halted: [] };
+  const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], delivered: [], superseded: [], failed: [], bytes: 0, ms: 0, planned: [], halted: [], haltedGroups: [] };
   const halted = opts.allowMassDelete ? new Set<GroupName>() : massDeleteHalts(ctx, peer, opts, report);
   const keep = (e: DirtyEntry): boolean => {
     if (!inScope(ctx, e.row.path, opts)) return false;
