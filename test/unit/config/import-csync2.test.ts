@@ -259,6 +259,18 @@ describe('importCsync2: csync2\'s grammar', () => {
     assert.throws(() => importCsync2('config /self.cfg;', { path: '/etc/csync2.cfg', readFile: read }), /nested too deeply/);
   });
 
+  it('reads `host web[12]` as csync2 does, one host literally named so (csync2 has no host lists)', () => {
+    const r = importCsync2('group g { host web[12] b; key /k; include /x; }');
+    assert.match(r.toml, /^hosts = \["web\[12\]", "b"\]$/m);
+    assert.ok(r.notes.some((n) => n.startsWith('line 1: host web[12] cannot be a csync node name')), r.notes.join('\n'));
+  });
+
+  it('drops no-cygwin-lowercase with a note, and matches prefix hosts with [!…] as fnmatch does', () => {
+    const r = importCsync2(`no-cygwin-lowercase;\n${group('include %p%;')}\nprefix p { on [!a]: /other; on *: /p; }`);
+    assert.equal(r.notes[0], 'line 1: no-cygwin-lowercase is dropped: csync runs on Linux only');
+    assert.match(r.toml, /^\[prefix\.p\]\nb = "\/other"\ndefault = "\/p"$/m);
+  });
+
   it('notes a relative key when the directory of csync2.cfg is not known', () => {
     const r = importCsync2('group g { host a b; key k; include /x; }');
     assert.ok(r.notes.includes('line 1: key k is relative: write the absolute path (csync2 reads it from the directory of csync2.cfg)'), r.notes.join('\n'));
