@@ -1,6 +1,6 @@
 // Commands that manage identity and configuration: -k, tls init, trust list|forget, config check, status.
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CsyncError } from '../core/errors.ts';
 import { keyFileWarnings } from '../config/load.ts';
@@ -190,7 +190,7 @@ export function commandImportCsync2(cmd: Command, io: Io): number {
   }
   let result: Csync2Import;
   try {
-    result = importCsync2(text);
+    result = importCsync2(text, { path: resolve(file), readFile: (path) => readFileSync(path, 'utf8') });
   } catch (err) {
     throw new CsyncError('CSYNC_CONFIG_INVALID', `csync2 config ${JSON.stringify(file)}: ${err instanceof Error ? err.message : String(err)}`, {
       hint: 'fix that line (csync2 itself would reject it too), then run the import again',
