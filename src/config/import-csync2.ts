@@ -1,4 +1,4 @@
-// Converts a csync2 configuration (csync2.cfg) into csync's TOML (SPEC §2 `csync import-csync2`).
+// Converts a csync2 configuration (csync2.cfg) into csync's TOML (`csync import-csync2`, docs/csync.1.md).
 // Pure: text in, TOML text and a list of what could not be converted out.
 
 /** Result of a conversion. */
