@@ -15,7 +15,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       eqeqeq: 'error',
       'no-empty': ['error', { allowEmptyCatch: false }],
-      'no-restricted-properties': ['error', { object: 'process', property: 'exit', message: 'only src/cli/ may exit (STYLE §5.7)' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'exit', message: 'only src/cli/ may exit: it maps errors to exit statuses' }],
     },
   },
   {
@@ -25,7 +25,7 @@ export default tseslint.config(
   {
     files: ['src/core/**', 'src/protocol/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'better-sqlite3', 'chokidar', 'pino'], message: 'core/ and protocol/ are pure (STYLE §2)' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'better-sqlite3', 'chokidar', 'pino'], message: 'core/ and protocol/ are pure (README "Architecture")' }] }],
     },
   },
   {

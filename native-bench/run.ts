@@ -1,5 +1,5 @@
 // `npm run bench`: csync side by side with rsync (daemon mode) and, when available, csync2, on the
-// SPEC §8 workloads, alternating tools run by run, checking the trees after every run, and writing
+// The W1-W6 workloads of native-bench/README.md, alternating tools run by run, checking the trees after every run, and writing
 // native-bench/RESULTS.md. Flags: --quick (tiny data, 1 run), --runs N, --only W1,W3, --out PATH,
 // --no-rsync, --no-csync2. Everything it starts it stops; its temp dir is removed at the end.
 import { execSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// rsync in daemon mode as a second reference (SPEC §8 via issue 5): one daemon per receiver on
+// rsync in daemon mode as a second reference (issue 5): one daemon per receiver on
 // 127.0.0.1, reached through a counting proxy. rsync does not fsync; that is noted in the results.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Shared bench plumbing: timing a command with its peak RSS, a byte-counting TCP proxy, seeded data,
-// tree comparison, and process cleanup. Never part of `npm test` (STYLE §9).
+// tree comparison, and process cleanup. Never part of `npm test`.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-// ActionExecutor: the persisted action queue (SPEC §6.3). Persists each selected action before it
+// ActionExecutor: the persisted action queue (docs/daemon.md, "Actions"). Persists each selected action before it
 // runs, runs them one at a time in order through a CommandRunner, logs how each ended, and
 // forgets a row only once its command finished. Talks to ports only; owns no process or SQL.
 import type { Clock } from '../core/clock.ts';
@@ -9,7 +9,7 @@ import { actionSucceeded, type ActionResult, type CommandRunner } from './runner
 
 /**
  * One persisted action run, as the executor needs it. Structurally the same as the store's
- * PendingActionRow (actions/ sits beside store/ and may not import it; STYLE §2).
+ * PendingActionRow (actions/ sits beside store/ and may not import it: README "Architecture").
  */
 export interface PendingAction {
   readonly id: number;

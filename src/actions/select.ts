@@ -1,4 +1,4 @@
-// Pure action selection (SPEC §6.3): which of a group's actions a batch of changed paths triggers,
+// Pure action selection (docs/daemon.md, "Actions"): which of a group's actions a batch of changed paths triggers,
 // and the exact command each one runs (%% expanded to shell-quoted names). No I/O, no clock.
 import { compilePatterns } from '../core/matcher.ts';
 import type { ActionConfig, GroupConfig } from '../config/types.ts';

@@ -1,4 +1,4 @@
-// Validation of one `[groups.NAME]` table and its `[[groups.NAME.actions]]` (SPEC §2). Pure;
+// Validation of one `[groups.NAME]` table and its `[[groups.NAME.actions]]` (docs/csync.toml.5.md). Pure;
 // called by parse.ts, reports through an IssueCollector and returns what could be read.
 import { checkPattern, prefixNameOf } from '../core/matcher.ts';
 import { AUTO_POLICIES, type AutoPolicy, type GroupName, type IgnoredAttr, type NodeName } from '../core/types.ts';

@@ -1,4 +1,4 @@
-// TOML text → validated Config (SPEC §2). Pure: no file access, no process state.
+// TOML text → validated Config (docs/csync.toml.5.md). Pure: no file access, no process state.
 // Collects every problem and throws one ConfigError; nothing here resolves values for a node.
 import toml from 'toml';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';

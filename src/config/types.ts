@@ -1,4 +1,4 @@
-// The validated configuration (SPEC §2) and this node's resolved view of it. Types only.
+// The validated configuration (docs/csync.toml.5.md) and this node's resolved view of it. Types only.
 import type { AutoPolicy, GroupName, IgnoredAttr, NodeName, RootId } from '../core/types.ts';
 
 /** Default TCP port (csync2's). */
@@ -31,7 +31,7 @@ export interface GroupConfig {
   readonly ignore: readonly IgnoredAttr[];
   readonly watch: boolean;
   readonly checkIntervalMs: number;
-  /** Largest share of a group's files one update may delete on a peer, 0..100 (SPEC §4.6). */
+  /** Largest share of a group's files one update may delete on a peer, 0..100 (docs/semantics.md, "Safety rails"). */
   readonly maxDeletePercent: number;
   /**
    * `allow_setid`: keep setuid/setgid bits on files a peer sends. Off by default: they are

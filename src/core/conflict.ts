@@ -1,4 +1,4 @@
-// Pure conflict resolution (SPEC §4.3): two concurrent states and a policy in, a winner and the rule
+// Pure conflict resolution (docs/semantics.md, "Resolving conflicts"): two concurrent states and a policy in, a winner and the rule
 // that decided out. No I/O, no clock. Every policy is a total order, so resolving three or more
 // concurrent versions in any order and on any node picks the same winner (associative, commutative).
 import type { AutoPolicy, FileState, NodeName } from './types.ts';
@@ -26,7 +26,7 @@ const size = (s: FileState): number => s.meta.sizeBytes;
 const lowerName = (s: FileState): string => invertString(s.origin);
 const content = (s: FileState): string => `${s.meta.kind}:${s.meta.hash ?? s.meta.target ?? ''}:${s.meta.mode}:${s.meta.uid}:${s.meta.gid}`;
 
-/** For each policy: a key where the larger tuple wins. Modification beats deletion where SPEC says so. */
+/** For each policy: a key where the larger tuple wins. Modification beats deletion where docs/semantics.md says so. */
 function keyFor(g: ResolveGroup): Key {
   const idx = (s: FileState): number => g.hosts.indexOf(s.origin);
   switch (g.policy) {

@@ -1,4 +1,4 @@
-// The receiver's decision for one incoming change (SPEC §4.2). Pure: data in, Decision out.
+// The receiver's decision for one incoming change (docs/semantics.md, "Versions and conflicts"). Pure: data in, Decision out.
 import type { FileMeta, FileState, IgnoredAttr } from './types.ts';
 import { compareVersions } from './version.ts';
 

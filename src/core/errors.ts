@@ -29,7 +29,7 @@ export interface ErrorCatalogueEntry {
   readonly description: string;
 }
 
-/** The catalogue: every ErrorCode with its sysexits status (STYLE §5.7). */
+/** The catalogue: every ErrorCode with its sysexits status (docs/reference.md, "Exit statuses"). */
 export const ERROR_CATALOGUE: Readonly<Record<ErrorCode, ErrorCatalogueEntry>> = {
   CSYNC_USAGE: { exitStatus: 64, description: 'the command line is wrong' },
   CSYNC_CONFIG_INVALID: { exitStatus: 78, description: 'the configuration file has problems' },
@@ -75,7 +75,7 @@ export interface ConfigIssue {
   readonly column?: number;
 }
 
-/** Thrown once per config load with every problem found (STYLE §5.2). */
+/** Thrown once per config load with every problem found. */
 export class ConfigError extends CsyncError {
   readonly issues: readonly ConfigIssue[];
   readonly source: string;

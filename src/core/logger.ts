@@ -1,6 +1,6 @@
 // The Logger port: a structural subset of pino, so core-adjacent code can log without importing pino.
 
-/** Log method: structured fields first, then a static message (STYLE §6). */
+/** Log method: structured fields first, then a static message. */
 export type LogFn = (fields: Record<string, unknown>, msg: string) => void;
 
 /** The subset of pino.Logger that csync code uses. */

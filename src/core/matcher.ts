@@ -1,4 +1,4 @@
-// Include/exclude and action pattern matching on logical paths (SPEC §2, docs/patterns.md).
+// Include/exclude and action pattern matching on logical paths (docs/patterns.md).
 // Pure: strings in, booleans out. Knows nothing about prefixes' values or the filesystem.
 
 /**

@@ -1,4 +1,4 @@
-// Safety rails as pure predicates (SPEC §4.6). The engine halts a group when one trips.
+// Safety rails as pure predicates (docs/semantics.md, "Safety rails"). The engine halts a group when one trips.
 import type { FileState } from './types.ts';
 
 /** Live (non-tombstone) entries among `states`. */

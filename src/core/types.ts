@@ -27,7 +27,7 @@ export type LogicalPath = string & { readonly __brand: 'LogicalPath' };
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'deleted';
 
 /**
- * Metadata of one entry as csync compares and applies it (SPEC §4.1).
+ * Metadata of one entry as csync compares and applies it (docs/semantics.md, "What is synced").
  * For 'deleted', only `kind` is meaningful (the others are 0/undefined).
  */
 export interface FileMeta {
@@ -63,7 +63,7 @@ export interface FileState {
 /** Attributes an operator may exclude from comparison and application (`ignore = [...]`). */
 export type IgnoredAttr = 'uid' | 'gid' | 'mode';
 
-/** Conflict policies of SPEC §4.3 (csync2's names). */
+/** Conflict policies (csync2's names; docs/semantics.md, "Resolving conflicts"). */
 export const AUTO_POLICIES = ['none', 'first', 'younger', 'older', 'bigger', 'smaller', 'left', 'right'] as const;
 export type AutoPolicy = (typeof AUTO_POLICIES)[number];
 

@@ -1,4 +1,4 @@
-// Turns sync events into action batches (SPEC §6.3): changes received from peers are gathered until
+// Turns sync events into action batches (docs/daemon.md, "Actions"): changes received from peers are gathered until
 // the link has been quiet for a moment, then each matching action runs once with all of them; this
 // node's own changes run do_local actions once a pass has delivered them.
 import type { Clock } from '../core/clock.ts';

@@ -106,7 +106,7 @@ export class RootWatch {
 
 /**
  * The targets to check for a set of watcher events. A target below a root that is not a directory
- * now becomes the root itself, whose check halts by the safety rail (SPEC §4.6): a root moved away
+ * now becomes the root itself, whose check halts by the safety rail (docs/semantics.md, "Safety rails"): a root moved away
  * is reported by the watcher as the removal of every entry in it, and those must not become
  * deletions on the peers.
  */

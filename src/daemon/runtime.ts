@@ -50,7 +50,7 @@ export interface Runtime {
   close(): void;
 }
 
-/** Resolves the config path and node name as SPEC §2 says (-C/CSYNC_CONFIG, -N/CSYNC_NODE/hostname). */
+/** Resolves the config path and node name as docs/csync.1.md says (-C/CSYNC_CONFIG, -N/CSYNC_NODE/hostname). */
 export function locateNode(opts: { configPath?: string | undefined; nodeName?: string | undefined }): { configPath: string; nodeName: string } {
   // Absolute from here on: the thread pool is never handed a relative path (see homeDir in fs/node-fs.ts).
   return {

@@ -9,7 +9,7 @@ import { CsyncError } from '../core/errors.ts';
 
 /**
  * Default validity: 100 years. Trust in csync comes from pinning the certificate's fingerprint
- * (SPEC §5) plus the group-key HMAC, not from expiry or a CA, so an expiring certificate would only
+ * (docs/security.md) plus the group-key HMAC, not from expiry or a CA, so an expiring certificate would only
  * break clusters without adding security. Replace a certificate with `csync tls init` + `trust forget`.
  */
 export const DEFAULT_CERT_DAYS = 36_500;

@@ -11,7 +11,7 @@ import { fingerprintOfDer } from './cert.ts';
 import { DEFAULT_PRE_AUTH_LIMITS, PendingConnections, sourceKeyOf } from './admission.ts';
 import type { PreAuthLimits } from './admission.ts';
 
-/** RFC 8446 exporter label for the keying material the group-key handshake binds to (SPEC §5). */
+/** RFC 8446 exporter label for the keying material the group-key handshake binds to (src/protocol/README.md §4). */
 export const KEYING_MATERIAL_LABEL = 'EXPORTER-csync-auth';
 const KEYING_MATERIAL_BYTES = 32;
 /** TLS 1.3 treats an absent and an empty exporter context alike (RFC 8446 §7.5); @types/node wants one. */
@@ -154,7 +154,7 @@ export class TlsTransport implements Transport {
         this.queue.push(frame);
       }
     } catch (err) {
-      // Malformed input closes this connection only (SPEC §5); the reader sees the error after the good frames.
+      // Malformed input closes this connection only (docs/security.md); the reader sees the error after the good frames.
       this.failure = err instanceof CsyncError ? err
         : new CsyncError('CSYNC_PROTO_INVALID_FRAME', `peer ${this.remoteLabel}: invalid frame`, { cause: err });
       this.socket.destroy();

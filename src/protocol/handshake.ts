@@ -1,4 +1,4 @@
-// Group-key proof for the handshake (SPEC §5): an HMAC bound to the TLS session, both node names,
+// Group-key proof for the handshake (README.md §4 here, docs/security.md): an HMAC bound to the TLS session, both node names,
 // the sender's role and the group. The key never crosses the wire. node:crypto is allowed here only.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AUTH_MAC_BYTES } from './messages.ts';

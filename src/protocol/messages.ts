@@ -195,7 +195,7 @@ function attachBinary(raw: unknown, rest: Uint8Array): unknown {
 }
 
 /**
- * The single validation point for peer input (STYLE §5.3): checks the type, that no unknown field is
+ * The single validation point for peer input (README.md §3 here): checks the type, that no unknown field is
  * present, and every field's type and bounds; returns a fresh Message built from the checked fields.
  * Paths are only length-checked here; the receiver still passes them through toRelPath().
  * Throws only CsyncError('CSYNC_PROTO_INVALID_MESSAGE'); messages name the field, never echo values.

@@ -11,7 +11,7 @@ import { parseScanSig } from '../store/state-store.ts';
 import type { ScanRow, ScanSig } from '../store/state-store.ts';
 import type { Hasher } from './hasher.ts';
 
-/** What the scanner needs to know of the past (a narrow view of StateStore, STYLE §10.4). */
+/** What the scanner needs to know of the past (a narrow view of StateStore). */
 export interface KnownStates {
   scanIndex(prefix: string): Map<string, ScanSig>;
   get(path: LogicalPath): FileState | undefined;

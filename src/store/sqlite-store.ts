@@ -241,7 +241,7 @@ function configureConnection(db: Database.Database, readonly: boolean): void {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (readonly) return;
   db.pragma('journal_mode = WAL');
-  // FULL also fsyncs the WAL on every commit: a commit survives power loss (STYLE §1.1).
+  // FULL also fsyncs the WAL on every commit: a commit survives power loss (README, goal 1).
   db.pragma('synchronous = FULL');
 }
 

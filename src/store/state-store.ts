@@ -86,7 +86,7 @@ export interface PinRow {
 }
 
 /**
- * One persisted action run (SPEC §6.3): inserted before the command starts, removed after it
+ * One persisted action run (docs/daemon.md, "Actions"): inserted before the command starts, removed after it
  * ended, so an action interrupted by a crash runs again at the next start.
  */
 export interface PendingActionRow {

@@ -1,4 +1,4 @@
-// Applies one incoming state to this node's disk (SPEC §4.4): parents, backups, atomic writes, deletes.
+// Applies one incoming state to this node's disk (docs/semantics.md, "Applying a change"): parents, backups, atomic writes, deletes.
 // It decides nothing: the receiver has already chosen to apply. Throws CsyncError on refusal or I/O failure.
 import { CsyncError } from '../core/errors.ts';
 import { ancestorsRel } from '../core/paths.ts';

@@ -1,4 +1,4 @@
-// Block delta for changed large files (SPEC §4.5, issue 5 item 3): the receiver hashes its current
+// Block delta for changed large files (docs/semantics.md "Update pass", issue 5 item 3): the receiver hashes its current
 // file in fixed-size blocks, the sender sends only the blocks whose hash differs at the same offset,
 // and the receiver rebuilds the new content from its old file plus those blocks. Memory stays
 // bounded on both sides (one read chunk, one block); the whole-file hash is checked by applyFile().

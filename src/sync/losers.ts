@@ -1,4 +1,4 @@
-// Keeps the losing side of an auto-resolved conflict (SPEC §4.3): with backups configured the
+// Keeps the losing side of an auto-resolved conflict (docs/semantics.md, "Resolving conflicts"): with backups configured the
 // overwrite itself makes a backup generation; without, the content is copied to the state dir's
 // conflicts/ folder, named after the path, the losing origin and the time of its change.
 import { CsyncError } from '../core/errors.ts';

@@ -1,4 +1,4 @@
-// The receiving side of an update (SPEC §4.2, §4.4): validates an offer, re-checks the local entry,
+// The receiving side of an update (docs/semantics.md, "Versions and conflicts", "Applying a change"): validates an offer, re-checks the local entry,
 // decides (core/decide), and applies, holds a conflict, or asks for the content.
 import { CsyncError, hasCode } from '../core/errors.ts';
 import { decide, sameContent } from '../core/decide.ts';

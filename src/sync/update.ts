@@ -1,4 +1,4 @@
-// The sending side of an update pass (SPEC §4.5): every peer concurrently, many offers in flight per
+// The sending side of an update pass (docs/semantics.md, "Update pass"): every peer concurrently, many offers in flight per
 // peer, results recorded per entry. Talks to peers only through the OfferChannel port.
 import { CsyncError } from '../core/errors.ts';
 import type { FsExpect } from '../fs/filesystem.ts';
@@ -64,7 +64,7 @@ export interface PeerReport {
   error?: CsyncError;
   /** Dry run: what would be sent. */
   planned: LogicalPath[];
-  /** Groups held back by the mass-delete rail (SPEC §4.6). */
+  /** Groups held back by the mass-delete rail (docs/semantics.md, "Safety rails"). */
   halted: CsyncError[];
   /** The groups of those errors, in the same order (for the halts `csync status` shows). */
   haltedGroups: GroupName[];
@@ -154,7 +154,7 @@ class DirtyCursor {
 export const MAX_DELETE_WINDOW_MS = 3_600_000;
 
 /**
- * SPEC §4.6: per group, if the tombstones about to go to `peer` exceed max_delete of the group's
+ * The mass-delete rail (docs/semantics.md): per group, if the tombstones about to go to `peer` exceed max_delete of the group's
  * entries — in this pass, or together with the deletions of the hour before the oldest of them —
  * they are held back (they stay dirty) and the group is reported as halted. Returns the halted
  * groups. Counts come from the store; no row list is held.

@@ -106,7 +106,7 @@ function comparable(sim: SimCluster, n: string, c: EndContext): Record<string, s
   const out: Record<string, string> = {};
   for (const [p, d] of Object.entries(sim.tree(n))) {
     if (c.exclude && isExcluded(p)) continue;
-    // A symlink's mtime is neither compared nor kept when identical links merge (SPEC §4.1 syncs
+    // A symlink's mtime is neither compared nor kept when identical links merge (docs/semantics.md syncs
     // target and owner), like a directory's: left out.
     const desc = d.startsWith('symlink ') ? d.replace(/ mtime=\d+/, '') : d;
     out[p] = c.ignoreMode ? desc.replace(/^(\w+) \d{4} /, '$1 mode? ') : desc;
@@ -171,7 +171,7 @@ function assertExcludedUntouched(sim: SimCluster, c: EndContext): void {
 /**
  * Whatever csync replaced or deleted was kept first: with backups, in that node's backup dir.
  * Without, a content no user replaced (the loser of a conflict, never a superseded version) is in
- * some node's conflicts/: losers are never discarded (SPEC §4.3).
+ * some node's conflicts/: losers are never discarded (docs/semantics.md).
  */
 function assertReplacedKept(sim: SimCluster, c: EndContext, exempt: ReadonlySet<string>): void {
   const keptAnywhere = new Set<string>();

@@ -1,4 +1,4 @@
-// In-process cluster simulator (STYLE §7 sim tier): 2–5 nodes in one process, each with a
+// In-process cluster simulator (the sim tier, README "Tests"): 2–5 nodes in one process, each with a
 // MemoryFileSystem, an in-memory SQLite store and a manual clock, connected by memory transports.
 // It drives the production code (runCheck, runUpdate, servePeer, openChannel): no second
 // implementation of any sync logic. An auditing filesystem records every content csync replaces

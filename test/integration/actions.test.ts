@@ -1,4 +1,4 @@
-// Actions for real (SPEC §5, §6.3): ChildProcessRunner on /bin/sh in temp dirs, alone and behind
+// Actions for real (docs/security.md, docs/daemon.md "Actions"): ChildProcessRunner on /bin/sh in temp dirs, alone and behind
 // ActionExecutor with a SQLite file: %% expansion, CSYNC_FILES, stdin, logfile, timeout, and
 // hostile file names that must run nothing.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Group-key authentication over real TLS (SPEC §5): a peer holding another key gets nothing, and the
+// Group-key authentication over real TLS (docs/security.md): a peer holding another key gets nothing, and the
 // failure with that one peer neither aborts the update of the others nor hides itself (exit 77).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// csync2-style backup generations over real TLS (SPEC §4.4): before a receiver overwrites a file it
+// csync2-style backup generations over real TLS (docs/reference.md, "Backups and conflict losers"): before a receiver overwrites a file it
 // keeps the old one at backup_dir + absolute path, newest as `name`, then `name.1` … `name.(N-1)`.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

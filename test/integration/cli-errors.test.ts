@@ -1,4 +1,4 @@
-// How the CLI fails (SPEC §2, §3): every config problem at once with key path and line (78), usage
+// How the CLI fails (docs/csync.toml.5.md, docs/csync.1.md): every config problem at once with key path and line (78), usage
 // errors with a hint (64), "nothing there" listings (2), and a key file never overwritten.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 // Core sync over real TLS between three daemons on 127.0.0.1 (issue 2): content of every size,
 // modes, mtimes, symlinks, nested dirs, deletes; wrong keys, changed certificates, the 3-node lost
-// update case of SPEC §4.2, and csync2-style backup generations.
+// update case of docs/semantics.md, and csync2-style backup generations.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -109,7 +109,7 @@ describe('three nodes over TLS (no watcher: csync -x drives the sync)', () => {
     assert.equal(existsSync(`${base}.3`), false);
   });
 
-  it('detects the lost update of SPEC §4.2: b reaches c first, then the concurrent edit of a is a conflict at c', async () => {
+  it('detects the lost update: b reaches c first, then the concurrent edit of a is a conflict at c', async () => {
     c.write('a', 'f.txt', 'base\n');
     assert.equal((await c.run('a', '-x')).status, 0);
     c.write('a', 'f.txt', 'edit from a\n');

@@ -1,4 +1,4 @@
-// Actions in the daemon (SPEC §6.3): once per received batch with the matching files, hostile names
+// Actions in the daemon (docs/daemon.md, "Actions"): once per received batch with the matching files, hostile names
 // run nothing, and actions persisted before a crash run at the next start.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// The daemon (SPEC §6): watcher-driven pushes, bursts, a peer coming back, SIGHUP with a bad config,
+// The daemon (docs/daemon.md): watcher-driven pushes, bursts, a peer coming back, SIGHUP with a bad config,
 // and CLI commands running beside the daemon. Three in-process daemons on 127.0.0.1 with real TLS.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

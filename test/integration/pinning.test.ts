@@ -1,4 +1,4 @@
-// Certificate pinning over real TLS (SPEC §5): a peer's certificate is pinned on first contact; a
+// Certificate pinning over real TLS (docs/security.md): a peer's certificate is pinned on first contact; a
 // changed one is refused for that peer only, naming `csync trust forget PEER`, until it is forgotten.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// No silent divergence (SPEC §4.1): a rewrite of the same size whose mtime is put back to the
+// No silent divergence (docs/semantics.md, "What is synced"): a rewrite of the same size whose mtime is put back to the
 // nanosecond is still a change. On real daemons over TLS: the next `-x` syncs it, the watcher
 // syncs it, and `csync -T` reports a peer file tampered that way as different (exit 1).
 import { after, before, describe, it } from 'node:test';

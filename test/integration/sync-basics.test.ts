@@ -1,4 +1,4 @@
-// Core sync over real TLS between three in-process servers (SPEC §4.1): sizes, modes, mtimes,
+// Core sync over real TLS between three in-process servers (docs/semantics.md, "What is synced"): sizes, modes, mtimes,
 // nested dirs, symlinks, a 50 MiB file, deletions of files and trees, and an edit flowing back.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// The lost update of SPEC §4.2 over real TLS: a and b edit f concurrently, b's edit reaches c first,
+// The lost update of docs/semantics.md ("Versions and conflicts") over real TLS: a and b edit f concurrently, b's edit reaches c first,
 // and a's edit must then be a conflict at c (not a silent overwrite) until `csync -f` on a resolves it.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ function f(n: string): string {
   return readFileSync(join(c.root(n), 'f.txt'), 'utf8');
 }
 
-describe('three nodes, concurrent edits delivered in the csync2-losing order (SPEC §4.2)', () => {
+describe('three nodes, concurrent edits delivered in the csync2-losing order', () => {
   it('starts from a common synced base', async () => {
     writeFileSync(join(c.root('a'), 'f.txt'), BASE);
     const r = await c.run('a', '-x');

@@ -1,4 +1,4 @@
-// The layering rule of STYLE §2 as data: a module imports only from lower layers, and ⚙ adapters
+// The layering rule of README "Architecture" as data: a module imports only from lower layers, and ⚙ adapters
 // are imported only by daemon/, cli/ and tests.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,7 +68,7 @@ function violations(): string[] {
   return out;
 }
 
-describe('layering (STYLE §2)', () => {
+describe('layering', () => {
   it('has no import from a higher layer, no adapter import below L4, and no Node in core/protocol', () => {
     assert.deepEqual(violations(), []);
   });

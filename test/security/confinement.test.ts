@@ -1,4 +1,4 @@
-// Attacks on the receive-side and read-side confinement (SPEC §4.4) against real nodes over TLS:
+// Attacks on the receive-side and read-side confinement (docs/security.md, "Local users") against real nodes over TLS:
 // a local user on b who can write in the synced tree swaps directories for symlinks between two
 // offers, or plants a symlink to a directory of secrets. Each test asserts that nothing outside
 // b's root was written or changed, that the refusal names the reason, and that b still syncs.

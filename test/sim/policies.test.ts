@@ -1,5 +1,5 @@
 // Deterministic cluster scenarios on the in-process simulator: conflicts held and settled, each auto
-// policy, edit vs delete, receive_only, partitions, and SPEC §4.2's three-node lost update.
+// policy, edit vs delete, receive_only, partitions, and the three-node lost update of docs/semantics.md.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ROOT, readAt, simCluster, writeAt } from '../helpers/sim.ts';
@@ -74,7 +74,7 @@ describe('conflicts between two nodes', () => {
 });
 
 describe('three or more nodes', () => {
-  it('reports the SPEC §4.2 case as a conflict at C instead of a silent overwrite', async (t) => {
+  it('reports the three-node lost-update case as a conflict at C instead of a silent overwrite', async (t) => {
     const sim = await cluster(t, { nodes: ['a', 'b', 'c'], policy: 'none' });
     write(sim, 'a', 'f', 'base', 1);
     await sim.quiesce();

@@ -1,4 +1,4 @@
--- 002-actions: the persisted queue of action commands (SPEC §6.3). Applied once by
+-- 002-actions: the persisted queue of action commands (docs/daemon.md, "Actions"). Applied once by
 -- src/store/migrate.ts inside one IMMEDIATE transaction, which then sets PRAGMA user_version = 2.
 -- Never edit an applied migration: add 003-*.sql instead.
 

@@ -1,4 +1,4 @@
-// Unit tests for ActionExecutor: RecordingRunner + a real ':memory:' SqliteStateStore (SPEC §6.3).
+// Unit tests for ActionExecutor: RecordingRunner + a real ':memory:' SqliteStateStore (docs/daemon.md, "Actions").
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ActionExecutor } from '../../../src/actions/executor.ts';

@@ -1,4 +1,4 @@
-// Unit tests for the pure action selection and command building (SPEC §5, §6.3).
+// Unit tests for the pure action selection and command building (docs/security.md, docs/daemon.md "Actions").
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ActionConfig, GroupConfig } from '../../../src/config/types.ts';

@@ -67,7 +67,7 @@ const INVALID_CASES: readonly InvalidCase[] = [
 ];
 
 describe('parseConfig', () => {
-  it('reads the SPEC §2 example with every setting', () => {
+  it('reads the full example with every setting', () => {
     const config = parseConfig(fixture('valid', 'spec-example'), 'spec.toml');
     assert.equal(config.source, 'spec.toml');
     assert.deepEqual(config.hosts['web3'], { name: 'web3', address: '10.0.0.13', port: 30866 });

@@ -1,4 +1,4 @@
-// NodeFileSystem confinement (SPEC §4.4): below an anchor nothing is reached through a symlink, even
+// NodeFileSystem confinement (docs/security.md, "Local users"): below an anchor nothing is reached through a symlink, even
 // one a local user swaps in between two operations, and an anchor itself is never replaced. Each
 // test is an attack on a real disk; `outside` must be exactly as it was afterwards.
 import { afterEach, beforeEach, describe, it } from 'node:test';
