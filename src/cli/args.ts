@@ -58,7 +58,8 @@ export const USAGE = `usage: csync [options] -c|-u|-x|-m|-f [-r] [PATH…]
 
 options: -r recursive  -C PATH config  -N NAME node  -D DIR state dir  -G g1,g2 groups  -P p1,p2 peers
          -d dry run  -v verbose  -q quiet  --json  --allow-mass-delete
-exit: 0 ok, 1 failures/conflicts, 2 nothing listed, 64 usage, 69 no peer reachable, 77 auth, 78 config`;
+exit: 0 ok, 1 failures/conflicts, 2 nothing listed, 64 usage, 69 no peer reachable, 77 auth, 78 config
+\`csync COMMAND --help\` (e.g. \`csync -u --help\`): that command's options and exit statuses; man csync`;
 
 /** What `csync COMMAND --help` prints: usage, what it does, its options, its exit statuses. */
 export const COMMAND_HELP: Readonly<Partial<Record<Action, string>>> = {
