@@ -5,7 +5,7 @@
 // This file is CommonJS on purpose: the ES module loader reads files on the thread pool, which
 // would start it (with 4 threads) before this line could size it.
 //
-// Hook calls (`csync -m FILE`, `-u`, `-x FILE`, `-c`) are first offered to a running daemon of the
+// Hook calls (`csync -m FILE`, `-u`, `-x FILE`, `-c`, `csync wait`, `--wait`) are first offered to a running daemon of the
 // same config and node on its control socket (<state_dir>/control.sock, see src/daemon/control.ts):
 // it runs them over its open peer links, and this process never loads the CLI. No daemon, another
 // config, or any doubt: the command runs here as usual. CSYNC_NO_DAEMON=1 always runs it here.
@@ -38,8 +38,12 @@ function handoffOf(argv) {
       if (argv[++i] === undefined) return undefined;
     } else if (/^-[cmuxrq]+$/.test(a)) {
       if (/[cmux]/.test(a)) action = true;
-    } else if (a === '--quiet' || a === '--recursive') {
+    } else if (a === '--quiet' || a === '--recursive' || a === '--wait' || /^--timeout=./.test(a)) {
       // Passed through.
+    } else if (a === '--timeout') {
+      if (argv[++i] === undefined) return undefined;
+    } else if (a === 'wait' && i === 0) {
+      action = true;
     } else if (a.startsWith('-')) {
       return undefined;
     }

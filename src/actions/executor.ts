@@ -38,6 +38,8 @@ export interface ActionExecutorOptions {
   readonly log: Logger;
   /** Stamps createdAtMs on persisted rows. */
   readonly clock: Clock;
+  /** Told of every finished run (the daemon's statistics and status page). */
+  readonly onResult?: (run: { group: string; command: string; files: number; result: ActionResult }) => void;
 }
 
 /**
@@ -171,6 +173,7 @@ export class ActionExecutor {
     if (result.logfileError !== undefined) {
       this.#opts.log.warn({ group: row.groupName, action: exec, error: result.logfileError }, 'Action logfile unusable, output discarded');
     }
+    this.#opts.onResult?.({ group: row.groupName, command: exec, files: row.paths.length, result });
     if (actionSucceeded(result)) {
       this.#opts.log.info(fields, 'Action finished');
       return;

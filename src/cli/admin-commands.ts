@@ -1,6 +1,6 @@
 // Commands that manage identity and configuration: -k, tls init, trust list|forget, config check, status.
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CsyncError } from '../core/errors.ts';
 import { keyFileWarnings } from '../config/load.ts';
@@ -11,10 +11,12 @@ import type { Csync2Import } from '../config/import-csync2.ts';
 import type { Command } from './args.ts';
 import type { Io } from './output.ts';
 import type { Runtime } from '../daemon/runtime.ts';
-import { loadRefused } from '../daemon/refused-paths.ts';
-import { haltOverride, loadHalts } from '../daemon/halts.ts';
-import { realPathOf } from '../sync/scope.ts';
-import { shellQuote } from './output.ts';
+import { buildSummary, readDaemonFacts } from '../daemon/summary.ts';
+import type { NodeSummary } from '../daemon/summary.ts';
+import { askStatus, clusterExit, collectClusterStatus, STATUS_TIMEOUT_MS } from '../daemon/cluster-status.ts';
+import type { ClusterRow } from '../daemon/cluster-status.ts';
+import { dialPeer } from '../daemon/peers.ts';
+import { loadTlsMaterial } from '../daemon/server.ts';
 
 const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._';
 
@@ -81,102 +83,102 @@ export function commandConfigCheck(rt: Runtime, _cmd: Command, io: Io): number {
   return 0;
 }
 
-interface DaemonStatus {
-  pid: number;
-  startedAtMs: number;
-  port: number;
-  updatedAtMs: number;
-  peers: Record<string, { connected: boolean; lastOkMs?: number; lastError?: string }>;
-}
-
-/** The daemon's status file, if a daemon for this state dir is alive. */
-export function readDaemonStatus(stateDir: string): DaemonStatus | undefined {
-  try {
-    const st = JSON.parse(readFileSync(join(stateDir, 'daemon.json'), 'utf8')) as DaemonStatus;
-    process.kill(st.pid, 0);
-    return st;
-  } catch {
-    // No file, unreadable, or the pid is gone: no daemon is running for this state dir.
-    return undefined;
-  }
-}
-
-function ago(ms: number | undefined): string {
-  if (ms === undefined) return 'never';
+function ago(ms: number | null | undefined): string {
+  if (ms === undefined || ms === null) return 'never';
   const s = Math.round((Date.now() - ms) / 1000);
   return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
 
-/** One reason `csync status` exits non-zero (also in `--json` as `attention`). */
-export interface Attention {
-  readonly what: 'no-daemon' | 'halted' | 'conflicts' | 'failing' | 'refused';
-  readonly message: string;
-}
-
-/**
- * The exit status of `csync status`: 0 healthy, 69 no daemon runs for this state dir (nothing is
- * watched or retried), 1 anything else that needs an operator (docs/reference.md, exit statuses).
- */
-export function statusExit(attention: readonly Attention[]): number {
-  if (attention.some((a) => a.what === 'no-daemon')) return 69;
-  return attention.length > 0 ? 1 : 0;
-}
-
-/** status: daemon, groups (halted ones first), each peer (connected, last sync, dirty, conflicts, last error). */
-export function commandStatus(rt: Runtime, cmd: Command, io: Io): number {
-  const dirty = rt.store.listDirty();
-  const conflicts = rt.store.listConflicts();
-  const daemon = readDaemonStatus(rt.stateDir);
-  const halts = loadHalts(rt.stateDir).filter((h) => rt.view.groups.has(h.group));
-  const groups = [...rt.view.groups.values()].map((g) => ({
-    group: g.config.name,
-    receiveOnly: g.receiveOnly,
-    halted: halts.filter((h) => h.group === g.config.name).map((h) => ({ ...h, override: haltOverride(h) })),
-    peers: g.peers.map((peer) => ({
-      peer,
-      dirty: dirty.filter((d) => d.peer === peer).length,
-      failing: dirty.filter((d) => d.peer === peer && d.lastError !== undefined).length,
-      lastError: dirty.find((d) => d.peer === peer && d.lastError !== undefined)?.lastError,
-      conflicts: conflicts.filter((c) => c.peer === peer).length,
-      connected: daemon?.peers[peer]?.connected ?? false,
-      lastSyncMs: daemon?.peers[peer]?.lastOkMs,
-      linkError: daemon?.peers[peer]?.lastError,
-    })),
-  }));
-  const pendingActions = rt.store.listPendingActions().length;
-  const refused = loadRefused(rt.stateDir);
-  const failing = dirty.filter((d) => d.lastError !== undefined && !d.lastError.startsWith('conflict')).length;
-  // Held here (a peer's version waits) or refused by a peer (this node's version waits): both need -f.
-  const inConflict = new Set([...conflicts.map((c) => c.path), ...dirty.filter((d) => d.lastError?.startsWith('conflict')).map((d) => d.path)]).size;
-  const attention: Attention[] = [
-    ...(daemon ? [] : [{ what: 'no-daemon' as const, message: 'no daemon runs for this state dir: nothing is watched or retried (start it: systemctl start csync)' }]),
-    ...halts.map((h) => ({ what: 'halted' as const, message: `group ${h.group} halted: ${h.message}` })),
-    ...(inConflict ? [{ what: 'conflicts' as const, message: `${inConflict} path(s) in conflict: settle each with \`csync -f PATH\` on the node whose version should win` }] : []),
-    ...(failing ? [{ what: 'failing' as const, message: `${failing} dirty entr${failing === 1 ? 'y' : 'ies'} failing to reach a peer (see the peer lines)` }] : []),
-    ...(refused.length ? [{ what: 'refused' as const, message: `${refused.length} path(s) not synced: csync cannot carry their names (rename or exclude them)` }] : []),
-  ];
-  const exit = statusExit(attention);
+/** status: daemon, groups (halted ones with the override), each peer, conflicts, and what needs attention. */
+export async function commandStatus(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  if (cmd.options.cluster) return commandClusterStatus(rt, cmd, io);
+  const s = buildSummary({ view: rt.view, store: rt.store, stateDir: rt.stateDir, daemon: readDaemonFacts(rt.stateDir) });
   if (cmd.options.json) {
-    io.out(`${JSON.stringify({ node: rt.view.self, healthy: exit === 0, exitStatus: exit, attention, daemon: daemon ? { pid: daemon.pid, port: daemon.port, startedAtMs: daemon.startedAtMs } : null, groups, pendingActions, conflicts: conflicts.map((c) => ({ path: c.path, realPath: realPathOf(rt.view, c.path), peer: c.peer })), refused })}\n`);
-    return exit;
+    io.out(`${JSON.stringify({ ...s, healthy: s.exitStatus === 0 })}\n`);
+    return s.exitStatus;
   }
-  io.out(`node ${rt.view.self}: daemon ${daemon ? `running (pid ${daemon.pid}, port ${daemon.port}, up since ${new Date(daemon.startedAtMs).toISOString()})` : 'not running'}\n`);
-  if (pendingActions > 0) io.out(`pending actions: ${pendingActions}\n`);
-  for (const g of groups) {
-    io.out(`group ${g.group}${g.receiveOnly ? ' (receive only)' : ''}${g.halted.length ? ': HALTED' : ''}\n`);
+  io.out(renderSummary(s));
+  return s.exitStatus;
+}
+
+/** status --cluster: this node and every peer, each asked over its own authenticated link. */
+async function commandClusterStatus(rt: Runtime, cmd: Command, io: Io): Promise<number> {
+  const tls = loadTlsMaterial(rt);
+  const timeoutMs = cmd.options.timeoutMs ?? STATUS_TIMEOUT_MS;
+  const ask = async (peer: string): Promise<string> => {
+    const { link } = await dialPeer(rt, tls, peer);
+    try {
+      return await askStatus(link, timeoutMs);
+    } finally {
+      link.close();
+    }
+  };
+  const rows = await collectClusterStatus(rt, { ask, local: readDaemonFacts(rt.stateDir) });
+  const exit = clusterExit(rows);
+  if (cmd.options.json) io.out(`${JSON.stringify({ exitStatus: exit, healthy: exit === 0, nodes: rows })}\n`);
+  else io.out(renderFleet(rows));
+  return exit;
+}
+
+/** The fleet table: one row per node, the columns an operator scans for, then what needs attention. */
+export function renderFleet(rows: readonly ClusterRow[], nowMs = Date.now()): string {
+  const head = ['NODE', 'DAEMON', 'VERSION', 'DIRTY', 'FAILING', 'CONFLICTS', 'HALTED', 'LAST CHECK', 'ACTIONS', 'STATE'];
+  const body = rows.map((r) => {
+    const s = r.summary;
+    if (!r.reachable || s === undefined) return [r.node, '-', '-', '-', '-', '-', '-', '-', '-', `unreachable: ${r.error ?? ''}`];
+    const peers = s.groups.flatMap((g) => g.peers);
+    const sum = (f: (p: (typeof peers)[number]) => number): string => String(peers.reduce((n, p) => n + f(p), 0));
+    const c = s.lastFullCheck;
+    return [
+      s.node,
+      s.daemon ? `up ${agoShort(s.daemon.startedAtMs, nowMs)}` : 'down',
+      s.version,
+      sum((p) => p.dirty),
+      sum((p) => p.failing),
+      String(s.conflicts.length),
+      String(s.groups.filter((g) => g.halted.length > 0).length),
+      c ? `${agoShort(c.atMs, nowMs)} ago${c.problems || c.halted ? ' (problems)' : ''}` : 'never',
+      `${s.pendingActions} pending, ${s.actionFailures} failed`,
+      s.exitStatus === 0 ? 'healthy' : s.attention.map((a) => a.what).join(','),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => `${cells.map((x, i) => (i === cells.length - 1 ? x : x.padEnd(widths[i] ?? 0))).join('  ')}\n`;
+  const details = rows.flatMap((r) => (r.summary?.attention ?? []).map((a) => `${r.node}: ${a.message}\n`).concat((r.summary?.conflicts ?? []).map((c) => `${r.node}: conflict ${c.realPath} with ${c.peer} (settle there: ${c.settle})\n`)));
+  return [line(head), ...body.map(line), ...(details.length ? ['\n', ...details] : [])].join('');
+}
+
+function agoShort(ms: number, nowMs: number): string {
+  const s = Math.max(0, Math.round((nowMs - ms) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172_800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86_400)}d`;
+}
+
+/** The text of `csync status` for one summary. */
+export function renderSummary(s: NodeSummary): string {
+  const out: string[] = [];
+  const d = s.daemon;
+  out.push(`node ${s.node}: daemon ${d ? `running (pid ${d.pid}, port ${d.port}, up since ${new Date(d.startedAtMs).toISOString()})` : 'not running'}\n`);
+  if (s.lastFullCheck) {
+    const c = s.lastFullCheck;
+    out.push(`last full check: ${ago(c.atMs)}, ${c.entries} entries, ${c.changed} changed, ${c.problems} problems, ${c.durationMs} ms\n`);
+  }
+  if (s.pendingActions > 0) out.push(`pending actions: ${s.pendingActions}\n`);
+  if (s.actionFailures > 0) out.push(`actions: ${s.actionRuns} run, ${s.actionFailures} failed since the daemon started\n`);
+  for (const g of s.groups) {
+    out.push(`group ${g.group}${g.receiveOnly ? ' (receive only)' : ''}${g.halted.length ? ': HALTED' : ''}\n`);
     for (const h of g.halted) {
-      io.out(`  halted since ${new Date(h.sinceMs).toISOString()}: ${h.message}\n  hint: ${h.hint}\n  override, once the deletion is intended: ${h.override}\n`);
+      out.push(`  halted since ${new Date(h.sinceMs).toISOString()}: ${h.message}\n  hint: ${h.hint}\n  override, once the deletion is intended: ${h.override}\n`);
     }
     for (const p of g.peers) {
-      const link = daemon ? `${p.connected ? 'connected' : 'not connected'}, last sync ${ago(p.lastSyncMs)}, ` : '';
-      io.out(`  ${p.peer}: ${link}${p.dirty} dirty${p.failing ? ` (${p.failing} failing: ${p.lastError ?? ''})` : ''}, ${p.conflicts} conflicts${p.linkError ? `, last error: ${p.linkError}` : ''}\n`);
+      const link = d ? `${p.connected ? 'connected' : 'not connected'}, last sync ${ago(p.lastSyncMs)}, ` : '';
+      out.push(`  ${p.peer}: ${link}${p.dirty} dirty${p.failing ? ` (${p.failing} failing: ${p.lastError ?? ''})` : ''}, ${p.conflicts} conflicts${p.linkError ? `, last error: ${p.linkError}` : ''}\n`);
     }
   }
-  for (const c of conflicts) io.out(`conflict ${realPathOf(rt.view, c.path)} with ${c.peer} (settle: csync -f ${shellQuote(realPathOf(rt.view, c.path))})\n`);
-  if (refused.length > 0) io.out(`refused: ${refused.length} path(s) not synced, csync cannot carry their names (rename or exclude them)\n`);
-  for (const r of refused) io.out(`refused ${JSON.stringify(r.path)}: ${r.reason}\n`);
-  io.out(exit === 0 ? 'healthy\n' : `needs attention (exit ${exit}):\n${attention.map((a) => `  ${a.message}\n`).join('')}`);
-  return exit;
+  for (const c of s.conflicts) out.push(`conflict ${c.realPath} with ${c.peer} (settle: ${c.settle})\n`);
+  if (s.refused.length > 0) out.push(`refused: ${s.refused.length} path(s) not synced, csync cannot carry their names (rename or exclude them)\n`);
+  for (const r of s.refused) out.push(`refused ${JSON.stringify(r.path)}: ${r.reason}\n`);
+  out.push(s.exitStatus === 0 ? 'healthy\n' : `needs attention (exit ${s.exitStatus}):\n${s.attention.map((a) => `  ${a.message}\n`).join('')}`);
+  return out.join('');
 }
 
 /** import-csync2 FILE: prints the converted TOML on stdout and what was not converted on stderr. */

@@ -5,7 +5,7 @@ import { CsyncError } from '../core/errors.ts';
 export type Action =
   | 'check' | 'update' | 'check-update' | 'mark' | 'force' | 'list-dirty' | 'list-db' | 'compare' | 'remove-stale'
   | 'keygen' | 'daemon' | 'status' | 'tls-init' | 'tls-pin' | 'tls-pins' | 'trust-list' | 'trust-forget' | 'restore' | 'demo' | 'config-check'
-  | 'import-csync2' | 'help' | 'version';
+  | 'import-csync2' | 'wait' | 'help' | 'version';
 
 /** Options shared by every action. */
 export interface Options {
@@ -25,6 +25,12 @@ export interface Options {
   readonly live: boolean;
   /** tls pins: dial every peer to see its certificate (else only known pins are printed) */
   readonly collect: boolean;
+  /** status: ask every peer for its summary too (the fleet table) */
+  readonly cluster: boolean;
+  /** -u/-x: then wait until every peer holds this node's version (as `csync wait`) */
+  readonly wait: boolean;
+  /** wait, --wait, status --cluster: give up after this many ms */
+  readonly timeoutMs: number | undefined;
 }
 
 /** A parsed command line. */
@@ -38,14 +44,15 @@ const SHORT_ACTIONS: Readonly<Record<string, Action>> = {
   c: 'check', u: 'update', x: 'check-update', m: 'mark', f: 'force', M: 'list-dirty', L: 'list-db', T: 'compare', R: 'remove-stale',
 };
 const SUBCOMMANDS: Readonly<Record<string, Action>> = {
-  daemon: 'daemon', status: 'status', restore: 'restore', demo: 'demo', help: 'help', version: 'version', 'import-csync2': 'import-csync2',
+  daemon: 'daemon', status: 'status', restore: 'restore', wait: 'wait', demo: 'demo', help: 'help', version: 'version', 'import-csync2': 'import-csync2',
 };
 const VALUE_FLAGS = new Set(['C', 'N', 'D', 'G', 'P', 'k']);
 
 /** Usage text printed by `csync --help` and after usage errors. */
 export const USAGE = `usage: csync [options] -c|-u|-x|-m|-f [-r] [PATH…]
        csync -M | -L | -T [PATH] | -R | -k FILE | -ii
-       csync daemon | status | demo [--live] | config check | tls init | tls pin | tls pins [--collect]
+       csync daemon | status [--cluster] | wait [PATH…] [--timeout 30s] | demo [--live] | config check
+       csync tls init | tls pin | tls pins [--collect]
        csync trust list | trust forget PEER
        csync restore PATH [--generation N]    csync import-csync2 /etc/csync2.cfg > csync.toml
 
@@ -57,7 +64,7 @@ export const USAGE = `usage: csync [options] -c|-u|-x|-m|-f [-r] [PATH…]
   -ii run the daemon (same as \`csync daemon\`)
 
 options: -r recursive  -C PATH config  -N NAME node  -D DIR state dir  -G g1,g2 groups  -P p1,p2 peers
-         -d dry run  -v verbose  -q quiet  --json  --allow-mass-delete
+         -d dry run  -v verbose  -q quiet  --json  --allow-mass-delete  --wait (with -u/-x)  --timeout T
 exit: 0 ok, 1 failures/conflicts, 2 nothing listed, 64 usage, 69 no peer reachable, 77 auth, 78 config
 \`csync COMMAND --help\` (e.g. \`csync -u --help\`): that command's options and exit statuses; man csync`;
 
@@ -97,9 +104,16 @@ Forgets recorded rows of paths no group of this node holds any more. exit: 0`,
   restore: `usage: csync restore PATH [--generation N]
 Puts a backup generation of PATH back as a local change (0 = the newest backup); then \`csync -u\`
 sends it. exit: 0, 64 no such path or generation`,
-  status: `usage: csync status [--json]
+  wait: `usage: csync wait [PATH…] [-G GROUPS] [-P PEERS] [--timeout 30s]
+Returns once every peer of the selected groups holds this node's recorded version of PATHs (all
+when none), sending what is still dirty itself (or through the running daemon). Record changes
+first: \`csync -m F && csync -u --wait\` (or \`csync -x --wait\`) is the usual form in a deploy script.
+exit: 0 converged, 1 timed out (a line per lagging peer: what it lacks and why), 69 no peer could
+be asked, 64 unknown path, group or peer`,
+  status: `usage: csync status [--cluster [--timeout 5s]] [--json]
 This node: its daemon, each group (halted ones with the override) and peer (link, last sync, dirty,
-conflicts), conflicts held, refused names, and what needs attention.
+conflicts), conflicts held, refused names, and what needs attention. --cluster: one row per node
+of the fleet, each peer asked over the authenticated link (an unreachable peer is a row saying so).
 exit: 0 healthy, 1 needs attention (conflicts, a halted group, failing entries, refused names),
 69 no daemon running for this state dir`,
   daemon: `usage: csync daemon   (or csync -ii)
@@ -110,6 +124,15 @@ in use, 78 config`,
 Converts a csync2 configuration; notes on standard error name each line not carried over.
 exit: 0, 64 unreadable file, 78 a file csync2 itself would refuse`,
 };
+
+/** A duration as csync reads it on the command line: 30s, 2m, 500ms, 1h, or plain seconds. */
+export function parseTimeout(v: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const ms = n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Number.isFinite(ms) && ms > 0 ? Math.round(ms) : undefined;
+}
 
 function usage(message: string): CsyncError {
   return new CsyncError('CSYNC_USAGE', message, { hint: 'run `csync --help` for the usage' });
@@ -129,7 +152,7 @@ export function parseArgs(argv: readonly string[]): Command {
     args: [],
     opts: {
       config: undefined, node: undefined, stateDir: undefined, groups: undefined, peers: undefined, recursive: false, dryRun: false,
-      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false, collect: false,
+      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false, collect: false, cluster: false, wait: false, timeoutMs: undefined,
     },
   };
   for (let i = 0; i < argv.length; i++) {
@@ -167,6 +190,8 @@ function longOption(d: Draft, a: string, argv: readonly string[], i: number): nu
     '--allow-mass-delete': () => (d.opts.allowMassDelete = true),
     '--live': () => (d.opts.live = true),
     '--collect': () => (d.opts.collect = true),
+    '--cluster': () => (d.opts.cluster = true),
+    '--wait': () => (d.opts.wait = true),
     '--help': () => d.actions.push('help'),
     '--version': () => d.actions.push('version'),
   };
@@ -174,6 +199,13 @@ function longOption(d: Draft, a: string, argv: readonly string[], i: number): nu
   if (flag) {
     flag();
     return i;
+  }
+  if (a === '--timeout' || a.startsWith('--timeout=')) {
+    const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+    const ms = v === undefined ? undefined : parseTimeout(v);
+    if (ms === undefined) throw usage('--timeout needs a duration: 30s, 2m, 500ms or plain seconds');
+    d.opts.timeoutMs = ms;
+    return a.includes('=') ? i : i + 1;
   }
   if (a === '--generation') {
     const v = argv[i + 1];
@@ -235,5 +267,8 @@ function finish(d: Draft): Command {
   if (action === 'import-csync2' && args.length !== 1) throw usage('import-csync2 needs the path of a csync2.cfg');
   if (d.opts.generation !== undefined && action !== 'restore') throw usage('--generation goes with restore');
   if (d.opts.collect && action !== 'tls-pins') throw usage('--collect goes with `tls pins`');
+  if (d.opts.cluster && action !== 'status') throw usage('--cluster goes with `status`');
+  if (d.opts.wait && action !== 'update' && action !== 'check-update') throw usage('--wait goes with -u or -x (or use `csync wait`)');
+  if (d.opts.timeoutMs !== undefined && !d.opts.wait && action !== 'wait' && !(action === 'status' && d.opts.cluster)) throw usage('--timeout goes with `wait`, --wait or `status --cluster`');
   return { action, args, options: d.opts };
 }

@@ -9,9 +9,9 @@ import type { Command } from './args.ts';
 import { parseArgs } from './args.ts';
 import type { Io } from './output.ts';
 import { renderError } from './output.ts';
-import { commandCheck, commandCheckUpdate, commandUpdate, userPath } from './sync-commands.ts';
+import { commandCheck, commandCheckUpdate, commandUpdate, commandWait, userPath } from './sync-commands.ts';
 
-const HANDED_OVER = new Set(['check', 'mark', 'update', 'check-update']);
+const HANDED_OVER = new Set(['check', 'mark', 'update', 'check-update', 'wait']);
 
 /** The daemon's control handler for node `identity.nodeName` of config `identity.configPath`. */
 export function handoffHandler(d: DaemonHandle, identity: { configPath: string; nodeName: string }): ControlHandler {
@@ -31,7 +31,7 @@ export function handoffHandler(d: DaemonHandle, identity: { configPath: string; 
     const err: string[] = [];
     const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false, logs: false };
     const t0 = d.rt.ctx.clock.nowMs();
-    const status = await d.exclusive(async () => {
+    let status = here.action === 'wait' ? 0 : await d.exclusive(async () => {
       try {
         if (here.action === 'update') return await commandUpdate(d.rt, here, io, d);
         if (here.action === 'check-update') return await commandCheckUpdate(d.rt, here, io, d);
@@ -40,6 +40,14 @@ export function handoffHandler(d: DaemonHandle, identity: { configPath: string; 
         return renderError(io, e, false);
       }
     });
+    // Waiting runs one pass at a time in the daemon's loop, never holding it for the whole wait.
+    if (here.action === 'wait' || (here.options.wait && (status === 0 || status === 1))) {
+      try {
+        status = await commandWait(d.rt, { ...here, action: 'wait' }, io, { ...d, exclusive: (fn) => d.exclusive(fn) });
+      } catch (e) {
+        status = renderError(io, e, false);
+      }
+    }
     d.rt.ctx.log.info({ argv: req.argv, status, ms: d.rt.ctx.clock.nowMs() - t0 }, 'Ran a command for a local client');
     return { status, out: out.join(''), err: err.join('') };
   };

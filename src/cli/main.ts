@@ -6,13 +6,14 @@ import type { Io } from './output.ts';
 import { renderError } from './output.ts';
 import { commandConfigCheck, commandImportCsync2, commandKeygen, commandStatus, commandTlsInit, commandTrustForget, commandTrustList } from './admin-commands.ts';
 import { commandTlsPin, commandTlsPins } from './pin-commands.ts';
-import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate, commandCompare } from './sync-commands.ts';
+import { commandCheck, commandCheckUpdate, commandListDb, commandListDirty, commandRemoveStale, commandRestore, commandUpdate, commandCompare, commandWait } from './sync-commands.ts';
 import { makeCliLogger, makeDaemonLogger } from '../daemon/log.ts';
 import { locateNode, openRuntime } from '../daemon/runtime.ts';
 import type { Runtime } from '../daemon/runtime.ts';
+import { CSYNC_VERSION } from '../daemon/summary.ts';
 
 /** The package version printed by --version. */
-export const VERSION = '0.1.0';
+export const VERSION = CSYNC_VERSION;
 
 const processIo: Io = {
   out: (t) => process.stdout.write(t),
@@ -74,7 +75,7 @@ async function withRuntime(cmd: Command, io: Io): Promise<number> {
     configPath: cmd.options.config,
     nodeName: cmd.options.node,
     stateDir: cmd.options.stateDir,
-    checkKeys: !KEYLESS.has(cmd.action),
+    checkKeys: !KEYLESS.has(cmd.action) || cmd.options.cluster,
     log,
   });
   try {
@@ -91,9 +92,13 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
     case 'force':
       return commandCheck(rt, cmd, io);
     case 'update':
-      return commandUpdate(rt, cmd, io);
-    case 'check-update':
-      return commandCheckUpdate(rt, cmd, io);
+    case 'check-update': {
+      const status = cmd.action === 'update' ? await commandUpdate(rt, cmd, io) : await commandCheckUpdate(rt, cmd, io);
+      // --wait: a pass that reached peers (0, or 1 for some failures) goes on until they all hold it.
+      return cmd.options.wait && (status === 0 || status === 1) ? commandWait(rt, { ...cmd, action: 'wait' }, io) : status;
+    }
+    case 'wait':
+      return commandWait(rt, cmd, io);
     case 'list-dirty':
       return commandListDirty(rt, cmd, io);
     case 'list-db':

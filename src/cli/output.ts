@@ -1,6 +1,7 @@
 // Rendering for the CLI: errors (message + hint, no stack unless -v), sizes, per-peer summaries.
 import { ConfigError, CsyncError, ERROR_CATALOGUE } from '../core/errors.ts';
 import type { PeerReport } from '../sync/update.ts';
+import { shellQuote } from '../daemon/summary.ts';
 
 /** Where the CLI writes; injected so tests can capture output. */
 export interface Io {
@@ -29,11 +30,6 @@ export function renderError(io: Io, err: unknown, verbose: boolean): number {
   io.err(`csync: internal error: ${e.message}\n`);
   io.err(verbose ? `${e.stack ?? ''}\n` : 'hint: this is a bug in csync; run again with -v for details and report it\n');
   return 70;
-}
-
-/** A path as a POSIX shell word: bare when it is plainly safe, else single-quoted. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Human size: 0 B, 12.3 KiB, 4.0 MiB. */

@@ -246,3 +246,66 @@ export async function commandCompare(rt: Runtime, cmd: Command, io: Io): Promise
   if (reports.length > 0 && failed.length === reports.length) return 69;
   return diffs.length > 0 || failed.length > 0 ? 1 : 0;
 }
+
+/** How long `csync wait` and `--wait` wait by default. */
+export const DEFAULT_WAIT_MS = 30_000;
+const WAIT_FIRST_RETRY_MS = 100;
+const WAIT_MAX_RETRY_MS = 2000;
+
+/**
+ * `csync wait [PATH…]` (and the second half of `-u --wait`, `-x --wait`): returns 0 once no selected
+ * peer lacks this node's recorded version of the selected paths, i.e. each acknowledged it (applied,
+ * had it, merged it) or holds a newer one. While some do not, it sends what is dirty itself (here,
+ * or through the running daemon's links, one pass at a time so the daemon keeps working between
+ * them) with growing pauses. At the deadline: 1 with a line per lagging peer, or 69 when no peer
+ * that lacks something could be reached. A path in conflict cannot converge by waiting: 1 at once.
+ */
+export async function commandWait(rt: Runtime, cmd: Command, io: Io, via?: DaemonVia & { exclusive?: <T>(fn: () => Promise<T>) => Promise<T> }): Promise<number> {
+  checkFilters(rt, cmd);
+  const paths = cmd.args.length > 0 ? targetsFor(rt, cmd).map((t) => logicalOf(t) as string) : undefined;
+  const groups = groupFilter(cmd);
+  const chosen = new Set([...rt.view.groups.values()].filter((g) => !groups || groups.has(g.config.name)).flatMap((g) => g.peers).filter((p) => !cmd.options.peers || cmd.options.peers.includes(p)));
+  const roots = [...rt.view.groups.values()].filter((g) => !groups || groups.has(g.config.name)).flatMap((g) => [...g.roots.keys()]);
+  const under = (p: string, tops: readonly string[]): boolean => tops.some((t) => p === t || p.startsWith(`${t}/`));
+  const lagging = (): DirtyRowLike[] => rt.store.listDirty().filter((d) => chosen.has(d.peer) && under(d.path, paths ?? roots));
+  const connect: Connect = via?.connect ?? tlsConnect(rt);
+  const exclusive = via?.exclusive ?? (<T>(fn: () => Promise<T>): Promise<T> => fn());
+  const deadline = Date.now() + (cmd.options.timeoutMs ?? DEFAULT_WAIT_MS);
+  let pause = WAIT_FIRST_RETRY_MS;
+  let last: PeerReport[] = [];
+  for (;;) {
+    const rows = lagging();
+    if (rows.length === 0) {
+      if (!cmd.options.quiet) io.out(`in sync: ${[...chosen].sort().join(', ') || 'no peer'} hold${chosen.size === 1 ? 's' : ''} this node's version of ${paths ? paths.map((p) => realPathOf(rt.view, p)).join(', ') : 'every path'}\n`);
+      return 0;
+    }
+    const onlyConflicts = rows.every((r) => r.lastError?.startsWith('conflict'));
+    if (onlyConflicts || Date.now() >= deadline) return reportLagging(rt, io, rows, last, { onlyConflicts, peers: chosen.size });
+    const peers = new Set(rows.map((r) => r.peer));
+    last = await exclusive(() => runUpdate(rt.ctx, { connect, peers, ...(groups ? { groups } : {}), ...(paths ? { paths } : {}), dryRun: false }));
+    via?.noteReports(last);
+    if (lagging().length === 0) continue;
+    await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, deadline - Date.now()))));
+    pause = Math.min(WAIT_MAX_RETRY_MS, pause * 2);
+  }
+}
+
+type DirtyRowLike = { readonly path: string; readonly peer: string; readonly lastError: string | undefined };
+
+/** The lines of a wait that gave up, and its status: 69 when no selected peer could be reached at all. */
+function reportLagging(rt: Runtime, io: Io, rows: readonly DirtyRowLike[], last: readonly PeerReport[], opts: { onlyConflicts: boolean; peers: number }): number {
+  const { onlyConflicts } = opts;
+  const byPeer = new Map<string, DirtyRowLike[]>();
+  for (const r of rows) byPeer.set(r.peer, [...(byPeer.get(r.peer) ?? []), r]);
+  let unreachable = 0;
+  for (const [peer, mine] of [...byPeer].sort(([a], [b]) => a.localeCompare(b))) {
+    const rep = last.find((r) => r.peer === peer);
+    if (rep?.status === 'failed') unreachable++;
+    const why = rep?.status === 'failed' ? `not reachable: ${rep.error?.message ?? 'failed'}` : (mine.find((m) => m.lastError)?.lastError ?? 'not delivered yet');
+    const shown = mine.slice(0, 3).map((m) => realPathOf(rt.view, m.path)).join(', ');
+    io.out(`${peer}: lacks ${mine.length} entr${mine.length === 1 ? 'y' : 'ies'} (${shown}${mine.length > 3 ? ', …' : ''}): ${why}\n`);
+  }
+  if (onlyConflicts) io.err('csync: every remaining entry is in conflict: waiting cannot settle it\nhint: run `csync -f PATH` on the node whose version should win, then wait again\n');
+  else io.err('csync: timed out waiting for every peer to hold this node\'s version\n');
+  return unreachable === opts.peers && !onlyConflicts ? 69 : 1;
+}

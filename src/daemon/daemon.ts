@@ -20,13 +20,18 @@ import { Aggregator } from '../watcher/aggregator.ts';
 import { ActionExecutor } from '../actions/executor.ts';
 import type { CommandRunner } from '../actions/runner.ts';
 import { ChildProcessRunner } from '../actions/child-process-runner.ts';
+import { actionSucceeded } from '../actions/runner.ts';
 import { ActionBatcher } from './action-batcher.ts';
 import type { WatchEvent, WatchSource } from '../watcher/watch-source.ts';
 import { ROOT_PROBE_MS, RootWatch, railTargets } from './root-watch.ts';
 import { haltsOfCheck, haltsOfUpdate, noteHalts } from './halts.ts';
+import { DaemonStats, failureReason } from './stats.ts';
+import type { DaemonFacts } from './summary.ts';
 import { noteRefused, REFUSED_HINT, refusedFromEvents } from './refused-paths.ts';
 import type { RefusedFound } from './refused-paths.ts';
-import { connectPeer } from './peers.ts';
+import { connectPeer, dialPeer } from './peers.ts';
+import { askStatus, collectClusterStatus } from './cluster-status.ts';
+import type { ClusterRow } from './cluster-status.ts';
 import { PeerPool } from './peer-pool.ts';
 import { reloadRuntime } from './runtime.ts';
 import type { Runtime, RuntimeOptions } from './runtime.ts';
@@ -36,6 +41,8 @@ import type { PreAuthLimits } from '../net/admission.ts';
 
 /** Delay of the second check of paths the watcher reported (see startWatcher). */
 const SETTLE_RECHECK_MS = 150;
+/** How long a cluster status is reused (see clusterStatus). */
+const CLUSTER_CACHE_MS = 5000;
 /** Flushes larger than this are not re-checked (they are bursts, checked as a whole). */
 const SETTLE_MAX_PATHS = 100;
 /** More pending paths than this are checked by walking the roots instead. */
@@ -103,6 +110,9 @@ export class Daemon {
   private entryFailures = 0;
   private cancelEntryRetry: (() => void) | undefined;
   private readonly startedAtMs: number;
+  /** What this daemon has done since it started (status, cluster summary, metrics). */
+  readonly stats: DaemonStats;
+  private cluster: { atMs: number; rows: Promise<ClusterRow[]> } | undefined;
   private control: ControlServer | undefined;
   private lock: StateDirLock | undefined;
 
@@ -110,6 +120,7 @@ export class Daemon {
     this.rt = rt;
     this.opts = opts;
     this.startedAtMs = rt.ctx.clock.nowMs();
+    this.stats = new DaemonStats(this.startedAtMs);
   }
 
   /** The listening port (after start). */
@@ -144,6 +155,8 @@ export class Daemon {
       self: this.rt.view.self,
       log,
       clock: this.rt.ctx.clock,
+      onResult: ({ group, command, files, result }) =>
+        this.stats.noteAction({ group, command, files, exitCode: result.exitCode, ok: actionSucceeded(result), durationMs: Math.round(result.durationMs), atMs: this.rt.ctx.clock.nowMs() }),
     });
     this.batcher = new ActionBatcher(this.executor, this.rt.ctx.clock);
     // Actions persisted by an earlier run that did not finish them (crash, kill -9).
@@ -159,7 +172,12 @@ export class Daemon {
       },
       applyFailed: (t, err) => {
         this.opts.hooks?.applyFailed?.(t, err);
+        this.stats.noteApplyFailure(failureReason(err));
         reportDiskFull(this.rt, t, err);
+      },
+      outcome: (peer, outcome, bytes) => {
+        this.opts.hooks?.outcome?.(peer, outcome, bytes);
+        this.stats.noteReceived(peer, outcome, bytes);
       },
       peerSeen: (peer) => {
         this.opts.hooks?.peerSeen?.(peer);
@@ -357,7 +375,10 @@ export class Daemon {
     const targets = this.takeTargets();
     const events = refusedFromEvents(ctx.view, this.refusedPaths.splice(0));
     if (targets.length > 0) {
+      const t0 = ctx.clock.nowMs();
       const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: false, keepChanged: false });
+      const whole = report.roots.length === allRootTargets(ctx.view).length;
+      this.stats.noteCheck(ctx.clock.nowMs() - t0, whole ? { atMs: t0, entries: report.entriesSeen, changed: report.changedCount, problems: report.problems.length, halted: report.halted.length } : undefined);
       for (const h of report.halted) ctx.log.error({ code: h.code, reason: h.message, hint: h.hint }, 'Group halted');
       noteHalts({ stateDir: this.rt.stateDir, seen: haltsOfCheck(report), nowMs: ctx.clock.nowMs(), log: ctx.log });
       events.found.push(...report.problems.filter((p) => p.refused));
@@ -384,7 +405,10 @@ export class Daemon {
 
   /** After an update pass (a cycle's or a client's): peer health, then do_local actions. */
   private afterPass(pool: PeerPool, reports: readonly PeerReport[]): void {
-    for (const r of reports) this.noteReport(pool, r);
+    for (const r of reports) {
+      this.noteReport(pool, r);
+      if (r.status === 'ok') this.stats.noteSent(r.peer, r.delivered.length, r.bytes);
+    }
     this.batcher?.delivered(this.rt.ctx, reports);
   }
 
@@ -454,12 +478,43 @@ export class Daemon {
     }
   }
 
+  /**
+   * Every node's summary (this one live, each peer asked over a link of its own, see
+   * cluster-status.ts); answers within ~5 s and reuses a result younger than 5 s (a page refreshing
+   * every few seconds does not dial the fleet each time).
+   */
+  clusterStatus(): Promise<ClusterRow[]> {
+    const now = this.rt.ctx.clock.nowMs();
+    if (this.cluster && now - this.cluster.atMs < CLUSTER_CACHE_MS) return this.cluster.rows;
+    const tls = loadTlsMaterial(this.rt);
+    const ask = async (peer: string): Promise<string> => {
+      const { link } = await dialPeer(this.rt, tls, peer);
+      try {
+        return await askStatus(link);
+      } finally {
+        link.close();
+      }
+    };
+    const rows = collectClusterStatus(this.rt, { ask, local: this.facts() });
+    this.cluster = { atMs: now, rows };
+    return rows;
+  }
+
+  /** What this daemon adds to a summary (see daemon/summary.ts), live. */
+  facts(): DaemonFacts {
+    const peers = Object.fromEntries([...(this.pool?.states.entries() ?? [])].map(([p, s]) => [p, { connected: s.connected, lastOkMs: s.lastOkMs, lastError: s.lastError }]));
+    const st = this.stats;
+    return {
+      pid: process.pid, startedAtMs: this.startedAtMs, port: this.port, peers,
+      lastFullCheck: st.lastFullCheck, lastActions: st.lastActions, actionRuns: st.actionRuns, actionFailures: st.actionFailures,
+    };
+  }
+
   /** Writes `<state_dir>/daemon.json` for `csync status` (atomically). */
   private writeStatus(): void {
-    const peers = Object.fromEntries([...(this.pool?.states.entries() ?? [])].map(([p, s]) => [p, { connected: s.connected, lastOkMs: s.lastOkMs, lastError: s.lastError }]));
     const file = join(this.rt.stateDir, 'daemon.json');
     try {
-      writeFileSync(`${file}.tmp`, JSON.stringify({ pid: process.pid, startedAtMs: this.startedAtMs, port: this.port, updatedAtMs: this.rt.ctx.clock.nowMs(), peers }));
+      writeFileSync(`${file}.tmp`, JSON.stringify({ ...this.facts(), updatedAtMs: this.rt.ctx.clock.nowMs() }));
       renameSync(`${file}.tmp`, file);
     } catch (err) {
       // Status is advisory: a full disk must not stop syncing. Logged, not thrown.

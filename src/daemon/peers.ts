@@ -17,6 +17,7 @@ import type { PathLocks } from '../sync/path-locks.ts';
 import { allBlocks } from '../sync/delta.ts';
 import { ListServer } from './compare-link.ts';
 import type { Runtime } from './runtime.ts';
+import { serveStatus } from './cluster-status.ts';
 
 /** TLS material of this node. */
 export interface TlsMaterial {
@@ -217,7 +218,7 @@ export async function servePeer(rt: Runtime, transport: Transport, locks: PathLo
     receiver = new OfferReceiver(rt.ctx, hs.peer, shared, locks, hooks, budget);
     const r = receiver;
     const lists = new ListServer(rt.ctx, shared);
-    link.onRequest((msg, l) => (msg.type === 'list' ? lists.serve(msg, l) : handleRequest(rt, r, msg, l)));
+    link.onRequest((msg, l) => (msg.type === 'list' ? lists.serve(msg, l) : msg.type === 'status' ? serveStatus(rt, shared, msg, l) : handleRequest(rt, r, msg, l)));
     rt.ctx.log.debug({ peer: hs.peer, groups: [...shared] }, 'Peer connected');
     hooks.peerSeen?.(hs.peer);
   } catch (err) {

@@ -24,7 +24,7 @@ type ListReply = Extract<Message, { type: 'list-reply' }>;
 /** A request as the caller writes it: PeerLink assigns the id. */
 export type RequestBody = WithoutId<RequestMessage>;
 /** Inbound messages handed to the request handler (ping is answered by PeerLink itself). */
-export type InboundRequest = Extract<Message, { readonly type: 'offer' | 'list' | 'data' }>;
+export type InboundRequest = Extract<Message, { readonly type: 'offer' | 'list' | 'data' | 'status' }>;
 /**
  * Serves one inbound request. Reply with `link.send({ type: 'offer-reply', id: msg.id, … })`.
  * Messages with the same id (an offer and its data frames) are handled one after another, in arrival
@@ -102,7 +102,7 @@ export const MAX_INBOUND_BACKLOG = 4096;
 /** Inbound requests one link may have in flight at once (see dispatch()). */
 export const MAX_INBOUND_IN_FLIGHT = 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-const REPLY_TYPES: Readonly<Record<RequestMessage['type'], ReplyMessage['type']>> = { offer: 'offer-reply', list: 'list-reply', ping: 'pong' };
+const REPLY_TYPES: Readonly<Record<RequestMessage['type'], ReplyMessage['type']>> = { offer: 'offer-reply', list: 'list-reply', ping: 'pong', status: 'status-reply' };
 const AUTH_HINT = "check that the group's key file is byte-for-byte identical on every host (copy the file `csync -k` wrote)";
 
 /**
@@ -391,6 +391,7 @@ export class PeerLink {
       case 'offer-reply':
       case 'list-reply':
       case 'pong':
+      case 'status-reply':
         return this.settle(msg);
       case 'error':
         if (msg.id !== undefined) return this.settle(msg);
@@ -398,6 +399,7 @@ export class PeerLink {
       case 'offer':
       case 'list':
       case 'data':
+      case 'status':
         return this.dispatch(msg);
       case 'ping':
         return this.reply({ type: 'pong', id: msg.id });

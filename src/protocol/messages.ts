@@ -83,6 +83,10 @@ export type Message =
     }
   | { readonly type: 'ping'; readonly id: number }
   | { readonly type: 'pong'; readonly id: number }
+  /** Asks for the answering node's summary (`csync status --cluster`), limited to the shared groups. */
+  | { readonly type: 'status'; readonly id: number }
+  /** The summary as JSON text (at most MAX_SUMMARY_LENGTH); the asking side validates it (daemon/cluster-status.ts). */
+  | { readonly type: 'status-reply'; readonly id: number; readonly summary: string }
   | { readonly type: 'error'; readonly id?: number; readonly code: string; readonly message: string }
   | { readonly type: 'bye' };
 
@@ -108,6 +112,8 @@ export const MAX_PATH_LENGTH = 4096;
 export const MAX_TEXT_LENGTH = 1024;
 /** Most entries in one list-reply; a longer listing is split over several replies (done=false). */
 export const MAX_LIST_ENTRIES = 1000;
+/** Longest summary text in a status-reply, in UTF-16 code units (a quarter of a frame). */
+export const MAX_SUMMARY_LENGTH = 1024 * 1024;
 /** Most groups in a hello or auth-result list. */
 export const MAX_GROUPS = 256;
 /** Most node counters in one version vector. */
@@ -116,9 +122,9 @@ export const MAX_VERSION_ENTRIES = 1024;
 export const AUTH_MAC_BYTES = 32;
 
 /** Message types that are requests (they carry a fresh id and expect a reply). */
-export type RequestMessage = Extract<Message, { readonly type: 'offer' | 'list' | 'ping' }>;
+export type RequestMessage = Extract<Message, { readonly type: 'offer' | 'list' | 'ping' | 'status' }>;
 /** Message types that answer a request (same id as the request). */
-export type ReplyMessage = Extract<Message, { readonly type: 'offer-reply' | 'list-reply' | 'pong' | 'error' }>;
+export type ReplyMessage = Extract<Message, { readonly type: 'offer-reply' | 'list-reply' | 'pong' | 'status-reply' | 'error' }>;
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]*$/;
 const HASH_RE = /^[0-9a-f]{16}$/;
@@ -221,6 +227,8 @@ const FIELDS: Readonly<Record<Message['type'], readonly string[]>> = {
   'list-reply': ['id', 'entries', 'done'],
   ping: ['id'],
   pong: ['id'],
+  status: ['id'],
+  'status-reply': ['id', 'summary'],
   error: ['id', 'code', 'message'],
   bye: [],
 };
@@ -253,7 +261,10 @@ function validateAny(raw: unknown): Message {
       return validateListReply(m, id());
     case 'ping':
     case 'pong':
+    case 'status':
       return { type, id: id() };
+    case 'status-reply':
+      return { type, id: id(), summary: text(m['summary'], at('summary'), MAX_SUMMARY_LENGTH) };
     case 'error':
       return validateError(m);
     case 'bye':

@@ -107,6 +107,40 @@ export interface ReceiverHooks {
   peerSeen?(peer: NodeName): void;
   /** Applying a change from a peer at `t` failed with `err` (the daemon adds free disk space to ENOSPC). */
   applyFailed?(t: Target, err: unknown): void;
+  /** How one offered entry ended (logged at info, one line per file per peer); `bytes`: its content size. */
+  outcome?(peer: NodeName, outcome: FileOutcome, bytes: number): void;
+}
+
+/**
+ * How a received entry ended, one code per file per peer: written (`applied`), nothing to write
+ * (`skipped-identical`), held for the operator (`conflict-held`), this node's version kept by the
+ * group's policy (`resolved-by-POLICY`), or refused with a reason code (`refused-REASON`).
+ */
+export type FileOutcome = 'applied' | 'skipped-identical' | 'conflict-held' | `resolved-by-${string}` | `refused-${string}`;
+
+/** The outcome code of a final reply to an offer of group policy `auto`. */
+export function fileOutcome(o: OfferOutcome, auto: string): FileOutcome {
+  switch (o.result) {
+    case 'applied':
+      return 'applied';
+    case 'have':
+    case 'merged':
+      return 'skipped-identical';
+    case 'conflict':
+      return 'conflict-held';
+    case 'superseded':
+      return `resolved-by-${auto}`;
+    default:
+      return `refused-${refusalCode(o.reason ?? '')}`;
+  }
+}
+
+/** A short code for a refusal reason: the csync error code or errno it names, else `error`. */
+function refusalCode(reason: string): string {
+  const m = /\b(CSYNC_[A-Z_]+|E[A-Z]{3,})\b/.exec(reason);
+  if (m) return m[1] as string;
+  if (reason.startsWith('receiver busy')) return 'busy';
+  return /excluded|not shared|receive_only|not an include|never replaced/.test(reason) ? 'unsafe' : 'error';
 }
 
 /** Handles one authenticated peer's offers. One instance per link; `locks` is shared per process. */
@@ -173,7 +207,8 @@ export class OfferReceiver {
       target = this.targetOf(offer);
     } catch (err) {
       free();
-      this.ctx.log.warn({ peer: this.peer, group: offer.group, root: offer.root, reason: reasonOf(err) }, 'Rejected offer');
+      this.ctx.log.warn({ peer: this.peer, group: offer.group, root: offer.root, rel: offer.rel, outcome: `refused-${refusalCode(reasonOf(err))}`, reason: reasonOf(err) }, 'Rejected offer');
+      this.hooks.outcome?.(this.peer, `refused-${refusalCode(reasonOf(err))}`, 0);
       return { result: 'rejected', reason: reasonOf(err) };
     }
     const path = logicalPath(target.root, target.rel);
@@ -187,12 +222,28 @@ export class OfferReceiver {
     this.locks
       .run(path, () => this.handleLocked(offer, target, incoming, first))
       .finally(free)
-      .then(first, (err: unknown) => {
-        this.ctx.log.warn({ peer: this.peer, path, reason: reasonOf(err) }, 'Could not apply change');
-        this.hooks.applyFailed?.(target, err);
-        first({ result: 'rejected', reason: reasonOf(err) });
-      });
+      .then(
+        (o) => {
+          this.ended(target, incoming, o);
+          first(o);
+        },
+        (err: unknown) => {
+          this.ctx.log.warn({ peer: this.peer, path, reason: reasonOf(err) }, 'Could not apply change');
+          this.hooks.applyFailed?.(target, err);
+          const o: OfferOutcome = { result: 'rejected', reason: reasonOf(err) };
+          this.ended(target, incoming, o);
+          first(o);
+        },
+      );
     return firstReply;
+  }
+
+  /** One info line per offered entry with how it ended (never "updated" for a file not written). */
+  private ended(t: Target, incoming: FileState, o: OfferOutcome): void {
+    const outcome = fileOutcome(o, t.group.config.auto);
+    const fields = { peer: this.peer, path: incoming.path, outcome, ...(o.reason !== undefined && o.result !== 'applied' ? { reason: o.reason } : {}) };
+    this.ctx.log.info(fields, 'File');
+    this.hooks.outcome?.(this.peer, outcome, incoming.meta.kind === 'file' ? incoming.meta.sizeBytes : 0);
   }
 
   /**

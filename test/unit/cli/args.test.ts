@@ -42,6 +42,9 @@ const ROWS: readonly Row[] = [
   { description: 'reads the help of a subcommand', argv: ['restore', '--help'], action: 'help', args: ['restore'] },
   { description: 'lets -h win too', argv: ['-h'], action: 'help' },
   { description: 'reads --version', argv: ['--version'], action: 'version' },
+  { description: 'reads wait with paths and a timeout', argv: ['wait', '/data/a', '--timeout', '2m'], action: 'wait', args: ['/data/a'], options: { timeoutMs: 120_000 } },
+  { description: 'reads -u --wait --timeout=500ms', argv: ['-u', '--wait', '--timeout=500ms'], action: 'update', options: { wait: true, timeoutMs: 500 } },
+  { description: 'reads status --cluster', argv: ['status', '--cluster'], action: 'status', options: { cluster: true } },
   { description: 'reads a subcommand word later on as a path', argv: ['-m', 'status'], action: 'mark', args: ['status'] },
 ];
 
@@ -58,7 +61,7 @@ describe('parseArgs accepts', () => {
   it('defaults every option', () => {
     assert.deepEqual(parseArgs(['-c']).options, {
       config: undefined, node: undefined, stateDir: undefined, groups: undefined, peers: undefined, recursive: false, dryRun: false,
-      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false, collect: false,
+      verbose: false, quiet: false, json: false, allowMassDelete: false, generation: undefined, live: false, collect: false, cluster: false, wait: false, timeoutMs: undefined,
     });
   });
 });
@@ -71,6 +74,9 @@ describe('parseArgs rejects with CSYNC_USAGE', () => {
     { description: 'two actions in one cluster', argv: ['-uf', '/x'], message: /choose one action/ },
     { description: '-m without a path', argv: ['-m'], message: /-m needs at least one PATH/ },
     { description: '-f without a path', argv: ['-rf'], message: /-f needs at least one PATH/ },
+    { description: '--wait without -u or -x', argv: ['-c', '--wait'], message: /--wait goes with -u or -x/ },
+    { description: 'a timeout that is not a duration', argv: ['wait', '--timeout', 'soon'], message: /--timeout needs a duration/ },
+    { description: '--cluster without status', argv: ['-M', '--cluster'], message: /--cluster goes with `status`/ },
     { description: 'restore without a path', argv: ['restore'], message: /^restore needs at least one PATH$/ },
     { description: '--generation without restore', argv: ['-c', '--generation', '1'], message: /--generation goes with restore/ },
     { description: '--generation without a number', argv: ['restore', '/x', '--generation', 'two'], message: /--generation needs a whole number/ },
