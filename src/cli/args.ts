@@ -100,7 +100,8 @@ Lists every recorded state as \`kind:hash:size:mode:uid:gid:mtime@version<TAB>pa
 Compares the real files with every peer: \`X\` both differ, \`L\` only here, \`R\` only there.
 exit: 0 in sync, 1 differences (or some peers not compared), 69 no peer reachable, 77 auth`,
   'remove-stale': `usage: csync -R [-d]
-Forgets recorded rows of paths no group of this node holds any more. exit: 0`,
+Forgets recorded rows of paths no group of this node holds any more, and dirty entries toward a
+node that no longer shares them (a node removed from a group). exit: 0`,
   restore: `usage: csync restore PATH [--generation N]
 Puts a backup generation of PATH back as a local change (0 = the newest backup); then \`csync -u\`
 sends it. exit: 0, 64 no such path or generation`,

@@ -8,7 +8,7 @@ import type { Io } from './output.ts';
 import { peerLine, updateExitStatus } from './output.ts';
 import { runCheck } from '../sync/check.ts';
 import type { CheckReport } from '../sync/check.ts';
-import { absPathOf, allRootTargets, logicalOf, realPathOf, targetsForUserPath, targetsOf, userPathFromLogical } from '../sync/scope.ts';
+import { absPathOf, allRootTargets, logicalOf, peersFor, realPathOf, targetsForUserPath, targetsOf, userPathFromLogical } from '../sync/scope.ts';
 import type { Target } from '../sync/scope.ts';
 import { runUpdate } from '../sync/update.ts';
 import type { Connect, PeerReport } from '../sync/update.ts';
@@ -208,11 +208,21 @@ export function commandListDb(rt: Runtime, cmd: Command, io: Io): number {
   return states.length === 0 ? 2 : 0;
 }
 
-/** -R: forget rows of paths that no group of this node holds any more. */
+/**
+ * -R: forget rows of paths no group of this node holds any more, and dirty rows toward a node that
+ * no longer shares the path (a removed or replaced node): nothing would ever deliver them.
+ */
 export function commandRemoveStale(rt: Runtime, cmd: Command, io: Io): number {
   const stale = rt.store.list().filter((s) => targetsOf(rt.view, rt.ctx.matchers, s.path).length === 0);
-  if (!cmd.options.dryRun) rt.store.transaction(() => stale.forEach((s) => rt.store.remove(s.path)));
+  const orphans = rt.store.listDirty().filter((d) => !peersFor(rt.view, rt.ctx.matchers, d.path).includes(d.peer));
+  if (!cmd.options.dryRun) {
+    rt.store.transaction(() => {
+      for (const d of orphans) rt.store.clearDirty(d.path, d.peer, rt.store.get(d.path)?.version ?? {});
+      stale.forEach((s) => rt.store.remove(s.path));
+    });
+  }
   for (const s of stale) io.out(`${cmd.options.dryRun ? 'would remove' : 'removed'}\t${s.path}\n`);
+  for (const d of orphans) io.out(`${cmd.options.dryRun ? 'would drop dirty' : 'dropped dirty'}\t${d.peer}\t${d.path}\n`);
   return 0;
 }
 

@@ -156,3 +156,21 @@ describe('csync status with the daemons running', () => {
     }
   });
 });
+
+describe('csync -R after a node left the group', () => {
+  it('drops the dirty rows toward it, which nothing would ever deliver', async () => {
+    await c.stop('c');
+    try {
+      writeFileSync(f('a', 'left-behind.txt'), 'for c\n');
+      assert.equal((await c.run('a', '-x')).status, 1);
+      assert.match((await c.run('a', '-M')).out, /^chary\tc\t%data%\/left-behind\.txt$/m);
+      const without = c.writeConfig('without-c', (toml) => toml.replace(/^hosts = \["a","b","c"\]$/m, 'hosts = ["a","b"]'));
+      const r = await c.run('a', '-C', without, '-R');
+      assert.equal(r.status, 0, r.err);
+      assert.match(r.out, /^dropped dirty\tc\t%data%\/left-behind\.txt$/m);
+      assert.doesNotMatch((await c.run('a', '-C', without, '-M')).out, /\tc\t/);
+    } finally {
+      await c.restart('c');
+    }
+  });
+});
