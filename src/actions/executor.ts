@@ -3,7 +3,7 @@
 // forgets a row only once its command finished. Talks to ports only; owns no process or SQL.
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
-import type { NodeGroup } from '../config/types.ts';
+import type { ActionConfig, NodeGroup } from '../config/types.ts';
 import { buildActionCommand, selectActions, type ActionChange, type ActionOrigin } from './select.ts';
 import { actionSucceeded, type ActionResult, type CommandRunner } from './runner.ts';
 
@@ -26,6 +26,9 @@ export interface PendingActionQueue {
   removePendingAction(id: number): void;
 }
 
+/** Which command of an action ran: its `check`, its `exec`, or its `verify`. */
+export type ActionPhase = 'check' | 'exec' | 'verify';
+
 /** Options of ActionExecutor. */
 export interface ActionExecutorOptions {
   /** Where pending runs are persisted; usually the node's StateStore. */
@@ -39,7 +42,7 @@ export interface ActionExecutorOptions {
   /** Stamps createdAtMs on persisted rows. */
   readonly clock: Clock;
   /** Told of every finished run (the daemon's statistics and status page). */
-  readonly onResult?: (run: { group: string; command: string; files: number; result: ActionResult }) => void;
+  readonly onResult?: (run: { group: string; command: string; files: number; result: ActionResult; phase: ActionPhase }) => void;
 }
 
 /**
@@ -145,11 +148,29 @@ export class ActionExecutor {
     if (action === undefined) {
       log.warn({ group: row.groupName, actionIndex: row.actionIndex, files: row.paths.length }, 'Pending action no longer configured, dropped');
     } else {
-      const command = buildActionCommand({ action, abs: [...row.paths] }, { groupName: row.groupName, self: this.#opts.self });
-      const result = await this.#runGuarded(command);
-      this.#logResult(row, action.exec, result);
+      await this.#runSteps(row, action);
     }
     this.#forget(row.id);
+  }
+
+  /**
+   * check, then exec, then verify, each with the same files, environment, logfile and timeout. A
+   * failed check stops there (exec is not run: e.g. no `nginx -s reload` of a config `nginx -t`
+   * refuses); a failed verify is reported. Each step's outcome is logged and counted.
+   */
+  async #runSteps(row: PendingAction, action: ActionConfig): Promise<void> {
+    const ctx = { groupName: row.groupName, self: this.#opts.self };
+    const step = async (phase: ActionPhase, commandLine: string): Promise<boolean> => {
+      const result = await this.#runGuarded(buildActionCommand({ action: { ...action, exec: commandLine }, abs: [...row.paths] }, ctx));
+      this.#logResult(row, commandLine, result, phase);
+      return actionSucceeded(result);
+    };
+    if (action.check !== undefined && !(await step('check', action.check))) {
+      this.#opts.log.warn({ group: row.groupName, action: action.exec, check: action.check, files: row.paths.length, code: 'CSYNC_ACTION_FAILED' }, 'Action check failed; exec not run');
+      return;
+    }
+    if (!(await step('exec', action.exec))) return;
+    if (action.verify !== undefined) await step('verify', action.verify);
   }
 
   /** runner.run(), with a rejecting runner (a bug) turned into a failed result so the queue goes on. */
@@ -162,10 +183,11 @@ export class ActionExecutor {
     }
   }
 
-  #logResult(row: PendingAction, exec: string, result: ActionResult): void {
+  #logResult(row: PendingAction, exec: string, result: ActionResult, phase: ActionPhase): void {
     const fields = {
       group: row.groupName,
       action: exec,
+      ...(phase === 'exec' ? {} : { phase }),
       files: row.paths.length,
       exitCode: result.exitCode,
       durationMs: Math.round(result.durationMs),
@@ -173,9 +195,9 @@ export class ActionExecutor {
     if (result.logfileError !== undefined) {
       this.#opts.log.warn({ group: row.groupName, action: exec, error: result.logfileError }, 'Action logfile unusable, output discarded');
     }
-    this.#opts.onResult?.({ group: row.groupName, command: exec, files: row.paths.length, result });
+    this.#opts.onResult?.({ group: row.groupName, command: exec, files: row.paths.length, result, phase });
     if (actionSucceeded(result)) {
-      this.#opts.log.info(fields, 'Action finished');
+      this.#opts.log.info(fields, phase === 'exec' ? 'Action finished' : phase === 'check' ? 'Action check passed' : 'Action verified');
       return;
     }
     const failure = {
@@ -186,7 +208,7 @@ export class ActionExecutor {
       ...(result.error === undefined ? {} : { error: result.error }),
       ...(result.stderrTail === '' ? {} : { stderr: result.stderrTail }),
     };
-    this.#opts.log.warn(failure, result.timedOut ? 'Action timed out and was killed' : 'Action failed');
+    this.#opts.log.warn(failure, result.timedOut ? 'Action timed out and was killed' : phase === 'exec' ? 'Action failed' : phase === 'check' ? 'Action check failed' : 'Action verify failed');
   }
 
   /** Removes a finished row; a store failure is logged (the row then runs again at the next start). */

@@ -35,7 +35,7 @@ const GROUP_KEYS = [
   'hosts', 'receive_only', 'key', 'include', 'exclude', 'auto', 'backup_dir', 'backup_generations',
   'ignore', 'watch', 'check_interval', 'max_delete', 'allow_setid', 'actions',
 ] as const;
-const ACTION_KEYS = ['pattern', 'exec', 'logfile', 'do_local', 'do_local_only', 'timeout'] as const;
+const ACTION_KEYS = ['pattern', 'exec', 'check', 'verify', 'logfile', 'do_local', 'do_local_only', 'timeout'] as const;
 const GROUP_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const IGNORABLE: readonly IgnoredAttr[] = ['uid', 'gid', 'mode'];
 
@@ -215,9 +215,18 @@ function parseAction(c: IssueCollector, tbl: Table, path: string, scope: ParseSc
   pattern.forEach((p, i) => checkPrefixUse(c, scope, p, Array.isArray(tbl['pattern']) ? `${path}.pattern[${i}]` : `${path}.pattern`, []));
   const exec = reqString(c, tbl, 'exec', path) ?? '';
   if (typeof tbl['exec'] === 'string' && exec.trim() === '') c.at(`${path}.exec`, 'must not be empty');
+  const step = (key: 'check' | 'verify'): string | undefined => {
+    const v = optString(c, tbl, key, path);
+    if (v !== undefined && v.trim() === '') c.at(`${path}.${key}`, `must not be empty (leave the key out for no ${key})`);
+    return v;
+  };
+  const check = step('check');
+  const verify = step('verify');
   return {
     pattern,
     exec,
+    ...(check === undefined ? {} : { check }),
+    ...(verify === undefined ? {} : { verify }),
     logfile: absolutePath(c, tbl, 'logfile', path),
     doLocal: optBool(c, tbl, 'do_local', path) ?? false,
     doLocalOnly: optBool(c, tbl, 'do_local_only', path) ?? false,

@@ -75,5 +75,6 @@ function renderGroup(view: NodeView, group: NodeGroup): string[] {
 function renderAction(a: ActionConfig): string {
   const where = a.doLocalOnly ? 'on the originating node only' : a.doLocal ? 'on receivers and the originating node' : 'on receivers';
   const log = a.logfile === undefined ? '' : `, log ${a.logfile}`;
-  return `${a.pattern.join(' ')} => ${a.exec} (${where}, timeout ${formatDuration(a.timeoutMs)}${log})`;
+  const steps = `${a.check !== undefined ? `[check: ${a.check}] ` : ''}${a.exec}${a.verify !== undefined ? ` [verify: ${a.verify}]` : ''}`;
+  return `${a.pattern.join(' ')} => ${steps} (${where}, timeout ${formatDuration(a.timeoutMs)}${log})`;
 }

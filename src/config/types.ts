@@ -9,6 +9,10 @@ export interface ActionConfig {
   /** Patterns as written (may contain %prefix%); matched like include/exclude patterns. */
   readonly pattern: readonly string[];
   readonly exec: string;
+  /** Run before `exec`, after the files are in place (e.g. `nginx -t`): exec runs only if it exits 0. */
+  readonly check?: string | undefined;
+  /** Run after `exec` (e.g. a health probe): a failure is reported (CSYNC_ACTION_FAILED). */
+  readonly verify?: string | undefined;
   readonly logfile: string | undefined;
   readonly doLocal: boolean;
   readonly doLocalOnly: boolean;

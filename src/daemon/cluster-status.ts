@@ -139,6 +139,7 @@ export function parseSummary(text: string, peer: string): NodeSummary {
       return {
         group: v.str(ao['group'], 'action.group', 128),
         command: v.str(ao['command'], 'action.command'),
+        phase: ao['phase'] === 'check' || ao['phase'] === 'verify' ? ao['phase'] : 'exec',
         exitCode: ao['exitCode'] === null ? null : v.int(ao['exitCode'], 'action.exitCode'),
         ok: v.bool(ao['ok'], 'action.ok'),
         durationMs: v.int(ao['durationMs'], 'action.durationMs'),

@@ -155,8 +155,8 @@ export class Daemon {
       self: this.rt.view.self,
       log,
       clock: this.rt.ctx.clock,
-      onResult: ({ group, command, files, result }) =>
-        this.stats.noteAction({ group, command, files, exitCode: result.exitCode, ok: actionSucceeded(result), durationMs: Math.round(result.durationMs), atMs: this.rt.ctx.clock.nowMs() }),
+      onResult: ({ group, command, files, result, phase }) =>
+        this.stats.noteAction({ group, command, phase, files, exitCode: result.exitCode, ok: actionSucceeded(result), durationMs: Math.round(result.durationMs), atMs: this.rt.ctx.clock.nowMs() }),
     });
     this.batcher = new ActionBatcher(this.executor, this.rt.ctx.clock);
     // Actions persisted by an earlier run that did not finish them (crash, kill -9).

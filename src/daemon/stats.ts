@@ -9,6 +9,8 @@ import type { FileOutcome } from '../sync/receive.ts';
 export interface ActionRunRecord {
   readonly group: string;
   readonly command: string;
+  /** Which command of the action: its check, its exec, or its verify. */
+  readonly phase: 'check' | 'exec' | 'verify';
   /** Exit status; null when killed by a signal, timed out, or not started. */
   readonly exitCode: number | null;
   readonly ok: boolean;

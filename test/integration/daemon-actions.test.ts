@@ -74,3 +74,42 @@ describe('actions run by the daemon', () => {
     after.close();
   });
 });
+
+describe('a checked action in the daemon', () => {
+  let c: DaemonCluster;
+  before(async () => {
+    // check: every received .conf file says "valid"; exec: append the files to reloads.log; verify: append "verified".
+    c = await DaemonCluster.start({
+      nodes: ['a', 'b'],
+      watch: false,
+      groupExtra: [
+        '[[groups.g.actions]]',
+        'pattern = ["%data%/site/*.conf"]',
+        `check = ${JSON.stringify('grep -q valid %%')}`,
+        `exec = ${JSON.stringify('printf "%s\\n" %% >> "$CSYNC_TESTDIR/$CSYNC_NODE-reloads.log"')}`,
+        `verify = ${JSON.stringify('echo verified >> "$CSYNC_TESTDIR/$CSYNC_NODE-reloads.log"')}`,
+      ].join('\n'),
+      recordLogs: true,
+    });
+    // The daemons run in this process: their actions inherit the variable.
+    process.env.CSYNC_TESTDIR = c.dir;
+  });
+  after(async () => {
+    delete process.env.CSYNC_TESTDIR;
+    await c.close();
+  });
+  const reloads = (n: string): string => (existsSync(join(c.dir, `${n}-reloads.log`)) ? readFileSync(join(c.dir, `${n}-reloads.log`), 'utf8') : '');
+
+  it('does not run exec on a node whose check refuses the received files, and runs it (then verify) once they pass', async () => {
+    c.write('a', 'site/app.conf', 'broken\n');
+    assert.equal((await c.run('a', '-x')).status, 0);
+    await c.daemon('b')?.actionsIdle();
+    assert.equal(reloads('b'), '', 'no reload of a config the check refused');
+    const refused = c.logs('b').find((r) => r.msg === 'Action check failed; exec not run');
+    assert.equal(refused?.fields.check, 'grep -q valid %%');
+    c.write('a', 'site/app.conf', 'valid\n');
+    assert.equal((await c.run('a', '-x')).status, 0);
+    await c.daemon('b')?.actionsIdle();
+    assert.equal(reloads('b'), `${join(c.root('b'), 'site/app.conf')}\nverified\n`);
+  });
+});

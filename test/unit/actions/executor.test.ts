@@ -94,6 +94,40 @@ describe('ActionExecutor', () => {
     assert.deepEqual(runner.calls[0]?.env, { CSYNC_GROUP: 'web', CSYNC_NODE: 'n1', CSYNC_FILES: '/srv/www/a.css\n/srv/www/b.css' });
   });
 
+  it('runs check, then exec, then verify, each with the same files', async () => {
+    groups = new Map([['web', nodeGroup([action({ pattern: ['*.conf'], check: 'nginx -t', exec: 'nginx -s reload', verify: 'probe %%' })])]]);
+    const runner = new RecordingRunner(() => okResult(3));
+    const ex = executor(runner);
+    ex.enqueue('web', [change('a.conf')], 'received');
+    await ex.idle();
+    assert.deepEqual(runner.calls.map((c) => c.commandLine), ['nginx -t', 'nginx -s reload', `probe '/srv/www/a.conf'`]);
+    for (const call of runner.calls) assert.equal(call.stdin, '/srv/www/a.conf\n');
+    assert.deepEqual(records.filter((r) => r.level === 'info').map((r) => r.msg), ['Action check passed', 'Action finished', 'Action verified']);
+  });
+
+  it('does not run exec when check fails (no reload of a config the check refuses), and says so', async () => {
+    groups = new Map([['web', nodeGroup([action({ pattern: ['*.conf'], check: 'nginx -t', exec: 'nginx -s reload', verify: 'probe' })])]]);
+    const runner = new RecordingRunner((cmd) => (cmd.commandLine === 'nginx -t' ? failed(1) : okResult()));
+    const ex = executor(runner);
+    ex.enqueue('web', [change('bad.conf')], 'received');
+    await ex.idle();
+    assert.deepEqual(runner.calls.map((c) => c.commandLine), ['nginx -t']);
+    const warn = records.find((r) => r.msg === 'Action check failed; exec not run');
+    assert.deepEqual(warn?.fields, { group: 'web', action: 'nginx -s reload', check: 'nginx -t', files: 1, code: 'CSYNC_ACTION_FAILED' });
+    assert.ok(records.some((r) => r.msg === 'Action check failed' && r.fields.stderr === 'boom\n'), 'the check\'s own output is logged');
+    assert.deepEqual(store.listPendingActions(), [], 'the row is done: a failed check is not retried in a loop');
+  });
+
+  it('reports a failed verify', async () => {
+    groups = new Map([['web', nodeGroup([action({ pattern: ['*.conf'], exec: 'nginx -s reload', verify: 'probe' })])]]);
+    const ex = executor(new RecordingRunner((cmd) => (cmd.commandLine === 'probe' ? failed(7) : okResult())));
+    ex.enqueue('web', [change('a.conf')], 'received');
+    await ex.idle();
+    const warn = records.find((r) => r.msg === 'Action verify failed');
+    assert.equal(warn?.fields.exitCode, 7);
+    assert.equal(warn?.fields.phase, 'verify');
+  });
+
   it('logs each finished action with group, exec, file count, exit status and duration', async () => {
     const ex = executor(new RecordingRunner(() => okResult(41.6)));
     ex.enqueue('web', [C_A_CSS], 'received');

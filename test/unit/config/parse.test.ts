@@ -81,7 +81,8 @@ describe('parseConfig', () => {
     assert.deepEqual(web.ignore, ['gid']);
     assert.deepEqual(web.actions[0], {
       pattern: ['/etc/nginx/sites-enabled/*'],
-      exec: 'nginx -t && nginx -s reload',
+      exec: 'nginx -s reload',
+      check: 'nginx -t',
       logfile: '/var/log/csync/nginx.log',
       doLocal: true,
       doLocalOnly: false,

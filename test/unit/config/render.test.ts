@@ -23,7 +23,7 @@ describe('renderEffectiveConfig', () => {
     assert.match(text, /web3 10\.0\.0\.13:30866 \(receive-only\)/);
     assert.match(text, /^ +max_delete +50%$/m);
     assert.match(text, /^ +check every +1h$/m);
-    assert.match(text, /nginx -t && nginx -s reload \(on receivers and the originating node, timeout 5m/);
+    assert.match(text, /\[check: nginx -t\] nginx -s reload \(on receivers and the originating node, timeout 5m/);
   });
   it('ends with a newline', () => {
     assert.ok(text.endsWith('\n'));

@@ -16,7 +16,7 @@ const GOOD: NodeSummary = {
   refused: [],
   pendingActions: 0,
   lastFullCheck: { atMs: 5, durationMs: 40, entries: 10, changed: 0, problems: 0, halted: 0 },
-  lastActions: [{ group: 'www', command: 'nginx -s reload', exitCode: 0, ok: true, durationMs: 12, atMs: 6, files: 1 }],
+  lastActions: [{ group: 'www', command: 'nginx -s reload', phase: 'exec', exitCode: 0, ok: true, durationMs: 12, atMs: 6, files: 1 }],
   actionRuns: 1,
   actionFailures: 0,
   attention: [{ what: 'conflicts', message: '1 path(s) in conflict' }],
