@@ -19,7 +19,7 @@ import { runRestore } from '../sync/restore.ts';
 import { runCompare } from '../sync/compare.ts';
 import { connectListPeer } from '../daemon/compare-link.ts';
 import { Progress } from './progress.ts';
-import { loadRefused, noteRefused, REFUSED_HINT } from '../daemon/refused-paths.ts';
+import { loadRefused, noteRefused, refusedHint } from '../daemon/refused-paths.ts';
 import { haltsOfCheck, haltsOfUpdate, noteHalts } from '../daemon/halts.ts';
 import { connectPeer } from '../daemon/peers.ts';
 import { loadTlsMaterial } from '../daemon/server.ts';
@@ -112,8 +112,8 @@ function renderCheck(io: Io, cmd: Command, report: CheckReport, reportedBefore: 
   }
   const failing = report.problems.filter((p) => !(p.refused && reportedBefore.has(p.path)));
   const known = report.problems.length - failing.length;
-  for (const p of failing) io.err(p.refused ? `csync: ${JSON.stringify(real(p.path))}: ${p.message}\nhint: ${REFUSED_HINT}\n` : `csync: ${real(p.path)}: ${p.message}\n`);
-  if (known > 0) io.err(`csync: warning: ${known} path(s) not synced because csync refuses their names (reported before; listed by \`csync status\`)\n`);
+  for (const p of failing) io.err(p.refused ? `csync: ${JSON.stringify(real(p.path))}: ${p.message}\nhint: ${refusedHint(p.message)}\n` : `csync: ${real(p.path)}: ${p.message}\n`);
+  if (known > 0) io.err(`csync: warning: ${known} path(s) not synced because csync refuses their names or kinds (reported before; listed by \`csync status\`)\n`);
   for (const h of report.halted) io.err(`csync: ${h.message}\nhint: ${h.hint ?? ''}\n`);
   if (!cmd.options.quiet && cmd.action === 'check') io.err(`checked ${report.entriesSeen} entries: ${report.changedCount} changed\n`);
   return report.halted.length > 0 || failing.length > 0 ? 1 : 0;

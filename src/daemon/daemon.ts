@@ -27,7 +27,7 @@ import { ROOT_PROBE_MS, RootWatch, railTargets } from './root-watch.ts';
 import { haltsOfCheck, haltsOfUpdate, noteHalts } from './halts.ts';
 import { DaemonStats, failureReason } from './stats.ts';
 import type { DaemonFacts } from './summary.ts';
-import { noteRefused, REFUSED_HINT, refusedFromEvents } from './refused-paths.ts';
+import { noteRefused, refusedFromEvents, refusedHint, SPECIAL_FILE_REASON } from './refused-paths.ts';
 import type { RefusedFound } from './refused-paths.ts';
 import { connectPeer, dialPeer } from './peers.ts';
 import { askStatus, collectClusterStatus } from './cluster-status.ts';
@@ -400,7 +400,7 @@ export class Daemon {
   private reportRefused(found: readonly RefusedFound[], scopes: readonly string[]): void {
     const log = this.rt.ctx.log;
     const { fresh } = noteRefused({ stateDir: this.rt.stateDir, found, scopes, nowMs: this.rt.ctx.clock.nowMs(), log });
-    for (const e of fresh) log.warn({ path: e.path, reason: e.reason, hint: REFUSED_HINT }, 'Not syncing a path whose name csync refuses');
+    for (const e of fresh) log.warn({ path: e.path, reason: e.reason, hint: refusedHint(e.reason) }, e.reason.startsWith(SPECIAL_FILE_REASON) ? 'Not syncing a special file' : 'Not syncing a path whose name csync refuses');
   }
 
   /** After an update pass (a cycle's or a client's): peer health, then do_local actions. */

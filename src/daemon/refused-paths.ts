@@ -24,8 +24,16 @@ export interface RefusedFound {
 /** Entries kept at most: a tree full of such names must not make the file grow without bound. */
 export const MAX_REFUSED_KEPT = 1000;
 
-/** What to tell an operator about a refused path. */
+/** What to tell an operator about a refused name. */
 export const REFUSED_HINT = 'rename it (csync cannot sync names with control characters such as a newline, a backslash, or a component over 255 bytes), or exclude it; other files keep syncing';
+/** The reason a check gives for a FIFO, socket or device (scanner/scan.ts). */
+export const SPECIAL_FILE_REASON = 'skipped: not a regular file, directory or symlink';
+const SPECIAL_HINT = 'exclude it: csync syncs regular files, directories and symlinks, never a FIFO, socket or device; other files keep syncing';
+
+/** What to tell an operator about one refused path, given its reason. */
+export function refusedHint(reason: string): string {
+  return reason.startsWith(SPECIAL_FILE_REASON) ? SPECIAL_HINT : REFUSED_HINT;
+}
 
 /**
  * Merges what a check found into the known entries. `scopes` are the logical paths the check

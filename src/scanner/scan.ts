@@ -303,7 +303,8 @@ function* walk(opts: ScanOptions, rel: RelPath, problems: ScanProblem[]): Genera
  */
 function* visit(opts: ScanOptions, entry: Seen, rel: RelPath, problems: ScanProblem[]): Generator<Seen, void, undefined> {
   if (entry.stat.kind === 'other') {
-    problems.push({ path: entry.path, message: 'skipped: not a regular file, directory or symlink' });
+    // Reported once and listed by `csync status`, like a refused name: it is not an error to retry.
+    problems.push({ path: entry.path, message: 'skipped: not a regular file, directory or symlink', refused: true });
     return;
   }
   yield entry;

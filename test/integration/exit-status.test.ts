@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startCluster } from '../helpers/tls-cluster.ts';
 import { DaemonCluster } from '../helpers/daemon-cluster.ts';
@@ -172,5 +173,26 @@ describe('csync -R after a node left the group', () => {
     } finally {
       await c.restart('c');
     }
+  });
+});
+
+describe('a FIFO in a synced tree', () => {
+  it('fails the first pass that finds it (naming it and the fix), then only warns: cron does not fail forever', async () => {
+    const fifo = f('a', 'queue.fifo');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const first = await c.run('a', '-x');
+      assert.equal(first.status, 1, first.err);
+      assert.ok(first.err.includes(`csync: ${JSON.stringify(fifo)}: skipped: not a regular file, directory or symlink`), first.err);
+      assert.match(first.err, /^hint: exclude it: csync syncs regular files, directories and symlinks, never a FIFO/m);
+      const again = await c.run('a', '-x');
+      assert.equal(again.status, 0, again.err);
+      assert.match(again.err, /warning: 1 path\(s\) not synced/);
+      assert.match((await c.run('a', 'status')).out, /^refused "%data%\/queue\.fifo": skipped: not a regular file/m);
+    } finally {
+      rmSync(fifo);
+    }
+    assert.equal((await c.run('a', '-x')).status, 0);
+    assert.doesNotMatch((await c.run('a', 'status')).out, /queue\.fifo/, 'forgotten once gone');
   });
 });
