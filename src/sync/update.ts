@@ -82,6 +82,8 @@ export interface UpdateOptions {
   readonly allowMassDelete?: boolean;
   /** Offers in flight per peer. */
   readonly window?: number;
+  /** Offers in flight over every peer of the pass (default: the larger of the window and 512). */
+  readonly totalInFlight?: number;
   /** Called after every entry with the peer's running totals (CLI progress on a TTY). */
   readonly onProgress?: (p: { peer: NodeName; done: number; total: number; bytes: number }) => void;
 }
@@ -90,6 +92,8 @@ export interface UpdateOptions {
 export const INLINE_MAX_BYTES = 256 * 1024;
 const CHUNK_BYTES = 512 * 1024;
 const DEFAULT_WINDOW = 256;
+/** Offers in flight over all peers of one update pass (see runUpdate). */
+const TOTAL_IN_FLIGHT = 512;
 
 /** Delivers dirty entries to every (filtered) peer concurrently. Never throws for one peer's failure. */
 export async function runUpdate(ctx: SyncContext, opts: UpdateOptions): Promise<PeerReport[]> {
@@ -98,7 +102,31 @@ export async function runUpdate(ctx: SyncContext, opts: UpdateOptions): Promise<
     if (opts.groups && !opts.groups.has(g.config.name)) continue;
     for (const p of g.peers) if (!opts.peers || opts.peers.has(p)) peers.add(p);
   }
-  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts)));
+  // One budget of offers in flight for the whole pass: with many peers, each gets a share instead
+  // of a full window (memory follows the budget, not the number of peers).
+  const shared = new Slots(opts.totalInFlight ?? Math.max(opts.window ?? DEFAULT_WINDOW, TOTAL_IN_FLIGHT));
+  return Promise.all([...peers].sort().map((peer) => updatePeer(ctx, peer, opts, shared)));
+}
+
+/** A counting semaphore: take() resolves when a slot is free; give() frees one. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  async take(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+  give(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
 }
 
 /** Dirty rows read per page: memory of a pass follows the window, not the number of rows. */
@@ -205,7 +233,7 @@ function inScope(ctx: SyncContext, path: LogicalPath, opts: UpdateOptions): bool
   return targetsOf(ctx.view, ctx.matchers, path).some((t) => opts.groups?.has(t.group.config.name));
 }
 
-async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions): Promise<PeerReport> {
+async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions, shared: Slots): Promise<PeerReport> {
   const started = ctx.clock.nowMs();
   const report: PeerReport = { peer, status: 'ok', sent: 0, have: 0, conflicts: [], delivered: [], superseded: [], failed: [], bytes: 0, ms: 0, planned: [], halted: [], haltedGroups: [] };
   const halted = opts.allowMassDelete ? new Set<GroupName>() : massDeleteHalts(ctx, peer, opts, report);
@@ -247,7 +275,12 @@ async function updatePeer(ctx: SyncContext, peer: NodeName, opts: UpdateOptions)
     };
     let done = 0;
     const step = async (e: DirtyEntry): Promise<void> => {
-      await offerOne(ctx, channel, e.row, e.state, report, batch);
+      await shared.take();
+      try {
+        await offerOne(ctx, channel, e.row, e.state, report, batch);
+      } finally {
+        shared.give();
+      }
       opts.onProgress?.({ peer, done: ++done, total, bytes: report.bytes });
     };
     await runPool(nextOffer, opts.window ?? DEFAULT_WINDOW, step);

@@ -77,6 +77,28 @@ describe('runUpdate', () => {
     assert.deepEqual(reports.map((r) => [r.peer, r.status, r.sent]), [['b', 'ok', 3], ['c', 'ok', 3]]);
   });
 
+  it('keeps the offers in flight over all peers within one budget (memory follows it, not the number of peers)', async (t) => {
+    const peak = async (totalInFlight: number): Promise<number> => {
+      const n = await setup(t);
+      let now = 0;
+      let max = 0;
+      await runUpdate(n.ctx, {
+        dryRun: false,
+        window: 8,
+        totalInFlight,
+        connect: fakeConnect([], async () => {
+          max = Math.max(max, ++now);
+          await new Promise((r) => setImmediate(r));
+          now--;
+          return { result: 'applied' };
+        }),
+      });
+      return max;
+    };
+    assert.equal(await peak(2), 2, 'never more than the budget at once');
+    assert.equal(await peak(8), 6, 'control: with room, both peers\' three offers are in flight together');
+  });
+
   it('offers each dirty entry with inline content and clears it when applied', async (t) => {
     const n = await setup(t);
     const sent: Sent[] = [];
