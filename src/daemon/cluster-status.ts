@@ -24,10 +24,27 @@ export type AskStatus = (peer: NodeName) => Promise<string>;
 /** How long a peer has to answer a status request. */
 export const STATUS_TIMEOUT_MS = 5000;
 
-/** Answers a peer's `status` request with this node's summary of the groups they share. */
+/** How long an answered summary is reused for the same set of groups (see serveStatus). */
+const SUMMARY_REUSE_MS = 2000;
+const answered = new WeakMap<Runtime, Map<string, { atMs: number; text: string }>>();
+
+/**
+ * Answers a peer's `status` request with this node's summary of the groups they share. A summary
+ * reads every dirty row: one built in the last 2 s for the same groups is reused, so a peer asking
+ * in a loop costs a lookup, not a scan of the state database.
+ */
 export async function serveStatus(rt: Runtime, shared: ReadonlySet<string>, msg: Extract<Message, { type: 'status' }>, link: PeerLink): Promise<void> {
-  const summary = buildSummary({ view: rt.view, store: rt.store, stateDir: rt.stateDir, daemon: readDaemonFacts(rt.stateDir), groups: shared });
-  await link.send({ type: 'status-reply', id: msg.id, summary: JSON.stringify(summary) });
+  const key = [...shared].sort().join('\0');
+  const byGroups = answered.get(rt) ?? new Map<string, { atMs: number; text: string }>();
+  answered.set(rt, byGroups);
+  const now = rt.ctx.clock.nowMs();
+  let hit = byGroups.get(key);
+  if (hit === undefined || now - hit.atMs >= SUMMARY_REUSE_MS) {
+    const summary = buildSummary({ view: rt.view, store: rt.store, stateDir: rt.stateDir, daemon: readDaemonFacts(rt.stateDir), groups: shared });
+    hit = { atMs: now, text: JSON.stringify(summary) };
+    byGroups.set(key, hit);
+  }
+  await link.send({ type: 'status-reply', id: msg.id, summary: hit.text });
 }
 
 /** Sends a status request on an open link; resolves with the summary text. */
