@@ -43,7 +43,7 @@ function parseFlags(argv: readonly string[]): Flags {
 /** One table row: a workload measured for one tool. */
 interface Row {
   workload: string;
-  tool: 'csync' | 'csync2' | 'rsync';
+  tool: 'csync' | 'csync2' | 'rsync' | 'rsync --fsync';
   samples: Sample[];
   bar: string;
   note?: string;
@@ -115,6 +115,11 @@ async function w1w2(c: Ctx, runs: number): Promise<void> {
       c.rsync.resetWire();
       record('W1 first sync, 1 peer', 'rsync', { ...(await c.rsync.push(c.src)), wireBytes: c.rsync.wire });
       assertSame(c.src, c.rsync.dest, 'rsync W1');
+      // The durable reference: the receiving rsync fsyncs every file it writes (rsync ≥ 3.2.3).
+      c.rsync.wipe();
+      c.rsync.resetWire();
+      record('W1 first sync, 1 peer', 'rsync --fsync', { ...(await c.rsync.push(c.src, ['--fsync'])), wireBytes: c.rsync.wire });
+      assertSame(c.src, c.rsync.dest, 'rsync --fsync W1');
       if (want(c.flags, 'W2')) record('W2 check, nothing changed (-cr)', 'rsync', { ...(await c.rsync.push(c.src, ['--dry-run'])), wireBytes: 0 });
     }
   }
@@ -192,6 +197,13 @@ async function w4(c: Ctx, runs: number): Promise<void> {
       writeFileSync(join(src, 'big.bin'), fd);
       c.rsync.resetWire();
       record('W4 1 MiB changed in the middle', 'rsync', { ...(await c.rsync.push(src)), wireBytes: c.rsync.wire });
+      c.rsync.wipe();
+      put(join(src, 'big.bin'), big);
+      c.rsync.resetWire();
+      record('W4 first sync of the big file', 'rsync --fsync', { ...(await c.rsync.push(src, ['--fsync'])), wireBytes: c.rsync.wire });
+      writeFileSync(join(src, 'big.bin'), fd);
+      c.rsync.resetWire();
+      record('W4 1 MiB changed in the middle', 'rsync --fsync', { ...(await c.rsync.push(src, ['--fsync'])), wireBytes: c.rsync.wire });
     }
   }
 }
@@ -271,8 +283,8 @@ function fmtMs(ms: number): string {
 function report(f: Flags, meta: string): string {
   const lines = [
     '# native-bench results', '', meta, '',
-    '| workload | tool | median | min–max | peak RSS | bytes on wire | vs csync2 | vs rsync | bar |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| workload | tool | median | min–max | peak RSS | bytes on wire | vs csync2 | vs rsync | vs rsync --fsync | bar |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const st = stats(r.samples.map((s) => s.ms));
@@ -283,9 +295,9 @@ function report(f: Flags, meta: string): string {
       if (!o || r.tool !== 'csync') return '';
       return `${(st.median / stats(o.samples.map((s) => s.ms)).median).toFixed(2)}×`;
     };
-    lines.push(`| ${r.workload} | ${r.tool} | ${fmtMs(st.median)} | ${fmtMs(st.min)}–${fmtMs(st.max)} | ${rss ? `${(rss / 1024).toFixed(0)} MB` : '—'} | ${wire ? `${(wire / 1048576).toFixed(2)} MiB` : '—'} | ${other('csync2')} | ${other('rsync')} | ${r.bar} |`);
+    lines.push(`| ${r.workload} | ${r.tool} | ${fmtMs(st.median)} | ${fmtMs(st.min)}–${fmtMs(st.max)} | ${rss ? `${(rss / 1024).toFixed(0)} MB` : '—'} | ${wire ? `${(wire / 1048576).toFixed(2)} MiB` : '—'} | ${other('csync2')} | ${other('rsync')} | ${other('rsync --fsync')} | ${r.bar} |`);
   }
-  lines.push('', `Runs per workload: ${f.quick ? 'quick smoke' : 'see samples'}; rsync runs without fsync; csync fsyncs every file and directory.`);
+  lines.push('', `Runs per workload: ${f.quick ? 'quick smoke' : 'see samples'}; \`rsync\` runs without fsync, \`rsync --fsync\` fsyncs every file it writes (not directories); csync fsyncs every file and directory.`);
   return `${lines.join('\n')}\n`;
 }
 
