@@ -27,6 +27,7 @@ function handoffOf(argv) {
   let config;
   let node;
   let action = false;
+  let positional = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-C' || a === '-N') {
@@ -42,10 +43,12 @@ function handoffOf(argv) {
       // Passed through.
     } else if (a === '--timeout') {
       if (argv[++i] === undefined) return undefined;
-    } else if (a === 'wait' && i === 0) {
-      action = true;
     } else if (a.startsWith('-')) {
       return undefined;
+    } else {
+      // The first word may be the `wait` subcommand; any later one is a path.
+      if (positional === 0 && a === 'wait') action = true;
+      positional++;
     }
   }
   if (!action) return undefined;

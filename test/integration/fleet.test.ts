@@ -8,10 +8,17 @@ import { DaemonCluster } from '../helpers/daemon-cluster.ts';
 
 const NO_PERIODIC_CHECK = 'check_interval = "1d"';
 
+/** Commands with `word` in their argv that a daemon's JSON log says it ran for a local client. */
+function handed(log: string, word: string): number {
+  return log.split('\n').filter((l) => l.includes('"Ran a command for a local client"')).filter((l) => (JSON.parse(l) as { argv: string[] }).argv.includes(word)).length;
+}
+
 describe('a converged barrier and the fleet table', () => {
   let c: DaemonCluster;
   before(async () => {
-    c = await DaemonCluster.start({ nodes: ['a', 'b', 'c'], watch: false, groupExtra: NO_PERIODIC_CHECK, recordLogs: true });
+    // a runs as a `csync daemon` child process, so the launcher can hand commands to it.
+    c = await DaemonCluster.start({ nodes: ['a', 'b', 'c'], watch: false, groupExtra: NO_PERIODIC_CHECK, recordLogs: true, external: ['a'] });
+    await c.spawnNode('a');
   });
   after(async () => {
     await c.close();
@@ -23,6 +30,7 @@ describe('a converged barrier and the fleet table', () => {
     const r = await c.launch('a', ['-u', '--wait', '--timeout', '20s']);
     assert.equal(r.status, 0, r.out + r.err);
     assert.match(r.out, /^in sync: b, c hold this node's version of every path$/m);
+    assert.equal(handed(c.childLog('a'), '--wait'), 1, 'the launcher handed -u --wait to the daemon, which ran it');
     for (const n of ['b', 'c']) {
       assert.equal(c.read(n, 'deploy/app.js'), 'v1\n', n);
       const lines = c.logs(n).filter((l) => l.msg === 'File' && l.fields.path === '%data%/deploy/app.js');
@@ -34,6 +42,7 @@ describe('a converged barrier and the fleet table', () => {
     const r = await c.launch('a', ['wait', `${c.root('a')}/deploy/app.js`]);
     assert.equal(r.status, 0, r.out + r.err);
     assert.ok(r.out.includes(`in sync: b, c hold this node's version of ${c.root('a')}/deploy/app.js`), r.out);
+    assert.equal(handed(c.childLog('a'), 'wait'), 1, 'handed to the daemon');
   });
 
   it('csync wait gives up at its timeout with exit 1, naming the stopped peer and what it lacks', async () => {
