@@ -42,7 +42,7 @@ export async function backupBeforeOverwrite(fs: FileSystem, opts: BackupOptions)
 
   const barePath = backupPathFor(opts.backupDir, opts.path);
   const { dir } = splitPath(barePath);
-  await mkdirAll(fs, dir);
+  await mkdirAll(fs, dir, opts);
   const existing = listGenerations(fs, opts.backupDir, opts.path).map((g) => g.generation);
   const plan = planGenerations(existing, opts.generations);
 
@@ -93,13 +93,24 @@ function splitPath(p: string): { dir: string; name: string } {
   return { dir: i <= 0 ? '/' : p.slice(0, i), name: p.slice(i + 1) };
 }
 
-/** Creates `dir` and its missing ancestors (mode 0700); fails if an ancestor is not a directory. */
-async function mkdirAll(fs: FileSystem, dir: string): Promise<void> {
+/**
+ * Creates `dir` and its missing ancestors (mode 0700). An ancestor below the backup root that is a
+ * file or symlink is the backup of a path that was a file and is a directory now (`d` was a file,
+ * then `d/f2` is overwritten): it moves one generation older (`d` → `d.1`, as a new backup of `d`
+ * would move it; at least one older generation is kept for it) and the directory takes the bare
+ * name. Anything else in the way fails with CSYNC_IO: the caller then does not overwrite.
+ */
+async function mkdirAll(fs: FileSystem, dir: string, opts: Pick<BackupOptions, 'backupDir' | 'generations'>): Promise<void> {
+  const root = opts.backupDir.replace(/\/+$/, '');
   const parts = dir.split('/').filter((p) => p !== '');
   let current = '';
   for (const part of parts) {
     current = `${current}/${part}`;
-    const st = fs.lstat(current);
+    let st = fs.lstat(current);
+    if (st !== undefined && st.kind !== 'dir' && current.startsWith(`${root}/`) && (st.kind === 'file' || st.kind === 'symlink')) {
+      await displace(fs, current, Math.max(2, opts.generations));
+      st = fs.lstat(current);
+    }
     if (st === undefined) {
       await fs.mkdir(current, { mode: BACKUP_DIR_MODE });
     } else if (st.kind !== 'dir') {
@@ -108,4 +119,18 @@ async function mkdirAll(fs: FileSystem, dir: string): Promise<void> {
       });
     }
   }
+}
+
+/** Moves the backups of the file whose bare backup name is `bare` one generation older, freeing `bare`. */
+async function displace(fs: FileSystem, bare: string, keep: number): Promise<void> {
+  const { dir, name } = splitPath(bare);
+  const existing = fs.readdir(dir).map((e) => parseGenerationName(name, e)).filter((g): g is number => g !== undefined);
+  const plan = planGenerations(existing, keep);
+  for (const g of plan.remove) {
+    const kind = fs.lstat(generationPath(bare, g))?.kind;
+    if (kind !== 'file' && kind !== 'symlink') throw new CsyncError('CSYNC_IO', `backup ${JSON.stringify(generationPath(bare, g))}: a directory where an old backup generation would be dropped`, { hint: 'move it out of the backup directory' });
+    await fs.unlink(generationPath(bare, g));
+  }
+  for (const m of plan.shifts) await fs.rename(generationPath(bare, m.from), generationPath(bare, m.to));
+  await fs.fsyncDir(dir);
 }

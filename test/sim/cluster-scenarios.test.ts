@@ -182,8 +182,9 @@ describe('backups of a path that was a file and is now a directory (found by the
   // Property seed 1822682300 (auto = first; shrunk). Backups live at backup_dir + the absolute path,
   // so the backup of the old file `d` (/backup/data/d, a file) blocks the backup of any later
   // `d/f2` (/backup/data/d/f2): every overwrite of d/f2 on that node fails for ever with
-  // `backup directory "/backup/data/d": not a directory`. Needs a naming decision: not fixed here.
-  it('keeps updating files below a directory that replaced a backed-up file', { todo: 'issue 12: a backup of a file blocks backups below a directory of the same name' }, async (t) => {
+  // `backup directory "/backup/data/d": not a directory`. Decision (DECISIONS.md): the file's
+  // backups move one generation older (`d` → `d.1`) and the directory takes the bare name.
+  it('keeps updating files below a directory that replaced a backed-up file', async (t) => {
     const sim = await cluster(t, { nodes: ['a', 'b'], policy: 'younger' });
     write(sim, 'a', 'd', 'file d', 1);
     await sim.quiesce();

@@ -37,6 +37,30 @@ function memoryWithFile(): MemoryFileSystem {
 }
 
 describe('backupBeforeOverwrite', () => {
+  it('moves the backups of a file one generation older when a directory takes its name (it keeps one even with N=1)', async () => {
+    for (const generations of [1, 3]) {
+      const fs = memoryWithFile();
+      fs.writeFileSync('/srv/www/d', 'old file d');
+      await backupBeforeOverwrite(fs, { backupDir: BACKUP_DIR, generations, path: '/srv/www/d' });
+      fs.removeSync('/srv/www/d');
+      fs.mkdirpSync('/srv/www/d');
+      fs.writeFileSync('/srv/www/d/f2', 'first f2');
+      const made = await backupBeforeOverwrite(fs, { backupDir: BACKUP_DIR, generations, path: '/srv/www/d/f2' });
+      assert.equal(made, `${BACKUP_DIR}/srv/www/d/f2`);
+      assert.equal(await text(fs, `${BACKUP_DIR}/srv/www/d/f2`), 'first f2');
+      assert.equal(await text(fs, `${BACKUP_DIR}/srv/www/d.1`), 'old file d', `N=${generations}: the file's backup is generation 1 now`);
+      assert.deepEqual(listGenerations(fs, BACKUP_DIR, '/srv/www/d').map((g) => [g.generation, g.stat.kind]), [[0, 'dir'], [1, 'file']]);
+    }
+  });
+
+  it('never moves anything at or above the backup root out of the way', async () => {
+    const fs = memoryWithFile();
+    fs.writeFileSync('/var/backups/csync', 'a file where the backup root should be');
+    fs.writeFileSync(FILE, 'x');
+    await assert.rejects(backupBeforeOverwrite(fs, { backupDir: BACKUP_DIR, generations: 2, path: FILE }), (e: unknown) => hasCode(e, 'CSYNC_IO'));
+    assert.equal(await text(fs, '/var/backups/csync'), 'a file where the backup root should be');
+  });
+
   it('keeps the 3 newest old contents as name, name.1, name.2 after 4 overwrites with N=3', async () => {
     const fs = memoryWithFile();
     fs.writeFileSync(FILE, VERSIONS[0] ?? '');
