@@ -62,6 +62,12 @@ export function resolveConflict(a: FileState, b: FileState, g: ResolveGroup): Re
   const aRo = g.receiveOnly.includes(a.origin);
   const bRo = g.receiveOnly.includes(b.origin);
   if (aRo !== bRo) return resolved(aRo ? 'b' : 'a', 'receive_only never wins', a, b);
+  // A directory and a file (or symlink) at one path: the directory wins under every policy. The
+  // file is kept as a loser by the receiver; replacing a directory would mean deleting every entry
+  // below it on every node, and holding the clash leaves its children refused for ever.
+  const aDir = a.meta.kind === 'dir';
+  const bDir = b.meta.kind === 'dir';
+  if (aDir !== bDir && live(a) === 1 && live(b) === 1) return resolved(aDir ? 'a' : 'b', 'a directory wins over a file', a, b);
   if (g.policy === 'none') return { kind: 'held', rule: 'auto = none' };
   const key = keyFor(g);
   const c = compareTuples([...key(a), content(a)], [...key(b), content(b)]);

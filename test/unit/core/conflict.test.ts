@@ -82,3 +82,25 @@ describe('mergeIdentical (table)', () => {
     });
   }
 });
+
+describe('a directory and a file at one path', () => {
+  const DIR_B = state({ kind: 'dir', sizeBytes: 0, mtimeNs: T0_NS, mode: 0o755, uid: 0, gid: 0 }, { b: 1 }, { origin: 'b', changedAtMs: 1000 });
+  const policies: AutoPolicy[] = ['none', 'younger', 'older', 'bigger', 'smaller', 'first', 'left', 'right'];
+  for (const policy of policies) {
+    it(`lets the directory win under auto = ${policy}, whichever side it is on`, () => {
+      for (const [x, y] of [[OLD_SMALL_A, DIR_B], [DIR_B, OLD_SMALL_A], [NEW_BIG_B, DIR_B]] as const) {
+        const r = resolveConflict(x, y, group(policy));
+        assert.equal(r.kind, 'resolved', policy);
+        if (r.kind === 'resolved') {
+          assert.equal(r.state.meta.kind, 'dir');
+          assert.equal(r.rule, 'a directory wins over a file');
+        }
+      }
+    });
+  }
+
+  it('leaves a directory against a deletion to the policies (modification beats deletion)', () => {
+    const r = resolveConflict(DIR_B, DELETED_C, group('younger'));
+    assert.equal(r.kind === 'resolved' ? r.rule : r.rule, 'auto = younger');
+  });
+});
