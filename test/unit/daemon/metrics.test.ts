@@ -2,6 +2,7 @@
 // snapshot at scrape time, counters that keep growing, label values escaped whatever they hold.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as prom from 'prom-client';
 import { createDaemonMetrics } from '../../../src/daemon/metrics.ts';
 import type { MetricsSnapshot } from '../../../src/daemon/metrics.ts';
@@ -52,5 +53,17 @@ describe('the daemon metrics', () => {
     const text = await createDaemonMetrics(prom, () => snapshot(stats)).scrape();
     const e = parseExposition(text);
     assert.equal(valueOf(e, 'csync_apply_failures_total', { reason: 'odd "reason"\\ with\nnewline' }), 1);
+  });
+});
+
+describe('docs/monitoring', () => {
+  it('uses only metric names the daemon exports (alerts, dashboard, README)', async () => {
+    const exported = new Set(parseExposition(await createDaemonMetrics(prom, () => snapshot(new DaemonStats(0))).scrape()).types.keys());
+    const root = new URL('../../../../', import.meta.url);
+    for (const file of ['docs/monitoring/alerts.yml', 'docs/monitoring/dashboard.json', 'docs/monitoring/README.md']) {
+      const used = new Set(readFileSync(new URL(file, root), 'utf8').match(/\bcsync_[a-z_]+\b/g) ?? []);
+      assert.ok(used.size >= 5, `${file} names metrics`);
+      assert.deepEqual([...used].filter((n) => !exported.has(n)), [], `${file} names metrics the daemon does not export`);
+    }
   });
 });
