@@ -15,7 +15,7 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: true,
-  external: ['better-sqlite3', 'pino', 'chokidar', '@peculiar/x509'],
+  external: ['better-sqlite3', 'pino', 'chokidar', '@peculiar/x509', 'prom-client'],
   logLevel: 'warning',
   banner: { js: "import { createRequire as __csyncRequire } from 'node:module'; const require = __csyncRequire(import.meta.url);" },
 });

@@ -5,7 +5,7 @@ import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 import type { NodeName } from '../core/types.ts';
 import { indexKeyLines } from './locate.ts';
 import { parseGroups } from './parse-group.ts';
-import { DEFAULT_PORT, type Config, type HostConfig } from './types.ts';
+import { DEFAULT_PORT, type Config, type HostConfig, type MetricsConfig } from './types.ts';
 import {
   checkKeys,
   describeValue,
@@ -29,7 +29,7 @@ export const CONFIG_DEFAULTS = {
   tlsKey: '/etc/csync/tls/%h.key',
 } as const;
 
-const TOP_KEYS = ['port', 'state_dir', 'idle_timeout', 'tls', 'hosts', 'prefix', 'groups'] as const;
+const TOP_KEYS = ['port', 'state_dir', 'idle_timeout', 'tls', 'hosts', 'prefix', 'groups', 'metrics'] as const;
 const PIN_RE = /^sha256:[0-9a-f]{64}$/;
 const PREFIX_NAME_RE = /^[A-Za-z0-9_-]+$/;
 
@@ -49,8 +49,9 @@ export function parseConfig(text: string, sourceName: string): Config {
   const tls = parseTls(c, raw['tls'], hosts);
   const prefixes = parsePrefixes(c, raw['prefix'], hosts);
   const groups = parseGroups(c, raw['groups'], { hosts, prefixes });
+  const metrics = parseMetrics(c, raw['metrics']);
   if (c.issues.length > 0) throw new ConfigError(sourceName, sortIssues(c.issues));
-  return { source: sourceName, port, stateDir, tls, hosts, prefixes, groups, ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }) };
+  return { source: sourceName, port, stateDir, tls, hosts, prefixes, groups, ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }), ...(metrics === undefined ? {} : { metrics }) };
 }
 
 /** Runs the TOML parser, turning a syntax error into a ConfigError with its position. */
@@ -139,3 +140,39 @@ function parsePrefixes(
   return prefixes;
 }
 
+
+/** The metrics listener's default port (docs/csync.toml.5.md, [metrics]). */
+export const DEFAULT_METRICS_PORT = 9477;
+
+/**
+ * `[metrics]`: off when absent. A listener on anything but a loopback address needs
+ * `allow_public = true` as well: /metrics and the status page are unauthenticated and name paths,
+ * peers and errors, so exposing them must be a choice written down, never a typo's side effect.
+ */
+function parseMetrics(c: IssueCollector, v: unknown): MetricsConfig | undefined {
+  const tbl = optTable(c, v, 'metrics');
+  if (tbl === undefined) return undefined;
+  checkKeys(c, tbl, 'metrics', ['listen', 'allow_public']);
+  const allowPublic = optBool(c, tbl, 'allow_public', 'metrics') ?? false;
+  const text = tbl['listen'];
+  let problem: string | undefined;
+  let parsed: { address: string; port: number } | string = '';
+  if (text === undefined) problem = 'is required: the address to serve on, e.g. "127.0.0.1:9477" (remove [metrics] to turn it off)';
+  else if (typeof text !== 'string') problem = `must be a string "address[:port]", got ${describeValue(text)}`;
+  else parsed = parseHostAddress(text, DEFAULT_METRICS_PORT);
+  if (typeof parsed === 'string') problem ??= parsed;
+  else if (!allowPublic && !isLoopback(parsed.address)) {
+    problem = `${describeValue(text)} is not a loopback address, and the listener has no authentication (use 127.0.0.1, or set allow_public = true and firewall it)`;
+  }
+  if (problem !== undefined || typeof parsed === 'string') {
+    c.at('metrics.listen', problem ?? 'is invalid');
+    return undefined;
+  }
+  return { host: parsed.address, port: parsed.port, allowPublic };
+}
+
+/** True for addresses only this host can reach: 127.0.0.0/8, ::1 and "localhost". */
+export function isLoopback(address: string): boolean {
+  const a = address.toLowerCase();
+  return a === 'localhost' || a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}

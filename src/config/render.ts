@@ -1,5 +1,5 @@
 // Renders a NodeView as the human-readable text of `csync config check`. Pure: view in, text out.
-import type { ActionConfig, NodeGroup, NodeView } from './types.ts';
+import type { ActionConfig, Config, NodeGroup, NodeView } from './types.ts';
 
 const LABEL_WIDTH = 14;
 
@@ -35,9 +35,15 @@ export function renderEffectiveConfig(view: NodeView): string {
     row('tls cert', view.tlsCert),
     row('tls key', view.tlsKey),
     ...rows('tls pins', pins.length > 0 ? pins : ['(none: trust on first use)']),
+    row('metrics', metricsText(view.config.metrics)),
   ];
   for (const group of view.groups.values()) lines.push('', ...renderGroup(view, group));
   return `${lines.join('\n')}\n`;
+}
+
+function metricsText(m: Config['metrics']): string {
+  if (m === undefined) return 'off';
+  return `http://${formatAddress(m.host, m.port)}/ (/metrics, /healthz)${m.allowPublic ? ', allow_public' : ''}`;
 }
 
 function formatAddress(address: string, port: number): string {

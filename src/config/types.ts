@@ -77,6 +77,16 @@ export interface Config {
   /** Prefix name → node name (or "default") → absolute path. */
   readonly prefixes: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly groups: Readonly<Record<GroupName, GroupConfig>>;
+  /** `[metrics]`: the HTTP listener for /metrics, /healthz and the status page; absent = off. */
+  readonly metrics?: MetricsConfig;
+}
+
+/** The `[metrics]` table, validated: `host` is loopback unless `allowPublic`. */
+export interface MetricsConfig {
+  /** Address to listen on, without brackets for IPv6. */
+  readonly host: string;
+  readonly port: number;
+  readonly allowPublic: boolean;
 }
 
 /** A group as this node sees it: roots and paths expanded for this node. */

@@ -24,9 +24,9 @@ import { actionSucceeded } from '../actions/runner.ts';
 import { ActionBatcher } from './action-batcher.ts';
 import type { WatchEvent, WatchSource } from '../watcher/watch-source.ts';
 import { ROOT_PROBE_MS, RootWatch, railTargets } from './root-watch.ts';
-import { haltsOfCheck, haltsOfUpdate, noteHalts } from './halts.ts';
+import { haltsOfCheck, haltsOfUpdate, loadHalts, noteHalts } from './halts.ts';
 import { DaemonStats, failureReason } from './stats.ts';
-import type { DaemonFacts } from './summary.ts';
+import type { DaemonFacts, NodeSummary } from './summary.ts';
 import { noteRefused, refusedFromEvents, refusedHint, SPECIAL_FILE_REASON } from './refused-paths.ts';
 import type { RefusedFound } from './refused-paths.ts';
 import { connectPeer, dialPeer } from './peers.ts';
@@ -38,6 +38,10 @@ import type { Runtime, RuntimeOptions } from './runtime.ts';
 import { loadTlsMaterial, startServer } from './server.ts';
 import type { Server } from './server.ts';
 import type { PreAuthLimits } from '../net/admission.ts';
+import { healthOf } from './health.ts';
+import type { Health } from './health.ts';
+import { buildSummary } from './summary.ts';
+import type { MetricsServer } from './metrics-server.ts';
 
 /** Delay of the second check of paths the watcher reported (see startWatcher). */
 const SETTLE_RECHECK_MS = 150;
@@ -115,6 +119,9 @@ export class Daemon {
   private cluster: { atMs: number; rows: Promise<ClusterRow[]> } | undefined;
   private control: ControlServer | undefined;
   private lock: StateDirLock | undefined;
+  private metrics: MetricsServer | undefined;
+  /** When the running work cycle started (health: a cycle that never ends is a hung loop). */
+  private cycleStartedAtMs: number | undefined;
 
   constructor(rt: Runtime, opts: DaemonOptions) {
     this.rt = rt;
@@ -138,6 +145,8 @@ export class Daemon {
       tightenStateDir(this.rt.stateDir, this.rt.ctx.log);
       await this.startLocked();
     } catch (err) {
+      await this.metrics?.close();
+      this.metrics = undefined;
       this.lock.release();
       this.lock = undefined;
       throw err;
@@ -147,6 +156,8 @@ export class Daemon {
   private async startLocked(): Promise<void> {
     const tls = loadTlsMaterial(this.rt);
     const log = this.rt.ctx.log;
+    // First, so an address in use stops the start before anything else runs.
+    await this.startMetrics();
     this.pool = new PeerPool((peer) => connectPeer(this.rt, tls, peer), this.rt.ctx.clock, log);
     this.executor = new ActionExecutor({
       store: this.rt.store,
@@ -201,6 +212,24 @@ export class Daemon {
     this.kick();
     this.maintainLinks();
     this.writeStatus();
+  }
+
+  /**
+   * Starts the [metrics] listener when configured. Without it nothing is loaded: the listener and
+   * prom-client are imported here, on demand.
+   */
+  private async startMetrics(): Promise<void> {
+    const config = this.rt.view.config.metrics;
+    if (config === undefined) return;
+    const { startMetricsServer } = await import('./metrics-server.ts');
+    const source = {
+      node: this.rt.view.self,
+      snapshot: () => ({ summary: this.summary(), facts: this.facts(), stats: this.stats, watcherQueue: this.watcherQueueLength() }),
+      health: () => this.health(),
+      clusterStatus: () => this.clusterStatus(),
+      nowMs: () => this.rt.ctx.clock.nowMs(),
+    };
+    this.metrics = await startMetricsServer(config, source, this.rt.ctx.log);
   }
 
   /** Opens links to every peer that has none and is not backing off; schedules the next try. */
@@ -338,6 +367,7 @@ export class Daemon {
   private async drain(): Promise<void> {
     do {
       this.again = false;
+      this.cycleStartedAtMs = this.rt.ctx.clock.nowMs();
       try {
         const failedEntries = await this.cycle();
         this.retryEntriesLater(failedEntries);
@@ -346,6 +376,7 @@ export class Daemon {
         this.retryEntriesLater(true);
       }
     } while (this.again && !this.stopping);
+    this.cycleStartedAtMs = undefined;
     this.scheduleRetry();
     this.writeStatus();
   }
@@ -510,6 +541,22 @@ export class Daemon {
     };
   }
 
+  /** This node's summary with the live facts (what `csync status` shows). */
+  summary(): NodeSummary {
+    return buildSummary({ view: this.rt.view, store: this.rt.store, stateDir: this.rt.stateDir, daemon: this.facts() });
+  }
+
+  /** Paths the watcher reported that no work cycle has checked yet (coalescing or waiting). */
+  watcherQueueLength(): number {
+    return this.pendingPaths.size + (this.aggregator?.size ?? 0);
+  }
+
+  /** Healthy: the work loop is alive (not stopping, no cycle stuck) and no group is halted. */
+  health(): Health {
+    const halts = loadHalts(this.rt.stateDir).filter((h) => this.rt.view.groups.has(h.group));
+    return healthOf({ stopping: this.stopping, cycleStartedAtMs: this.cycleStartedAtMs, nowMs: this.rt.ctx.clock.nowMs(), halts });
+  }
+
   /** Writes `<state_dir>/daemon.json` for `csync status` (atomically). */
   private writeStatus(): void {
     const file = join(this.rt.stateDir, 'daemon.json');
@@ -525,6 +572,8 @@ export class Daemon {
   /** Stops watching and accepting, lets the current cycle finish, closes links. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.metrics?.close();
+    this.metrics = undefined;
     await this.control?.close();
     this.control = undefined;
     this.aggregator?.close();

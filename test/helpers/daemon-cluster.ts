@@ -29,6 +29,11 @@ export interface DaemonClusterOptions {
   readonly recordLogs?: boolean;
   /** How often daemons probe their watched roots (DaemonOptions.rootProbeMs). */
   readonly rootProbeMs?: number;
+  /**
+   * Serve [metrics] on a free loopback port per node (see metricsUrl): each node then reads its own
+   * copy of the config with its `[metrics] listen` appended.
+   */
+  readonly metrics?: boolean;
 }
 
 interface Node {
@@ -46,11 +51,24 @@ export class DaemonCluster {
   private readonly nodes = new Map<string, Node>();
   private readonly waiters = new Set<() => void>();
   private readonly opts: DaemonClusterOptions;
+  private readonly metricsPorts = new Map<string, number>();
 
   private constructor(dir: string, cfg: string, opts: DaemonClusterOptions) {
     this.dir = dir;
     this.cfg = cfg;
     this.opts = opts;
+  }
+
+  /** The base URL of node `n`'s metrics listener (with `metrics`), e.g. http://127.0.0.1:PORT/. */
+  metricsUrl(n: string): string {
+    const port = this.metricsPorts.get(n);
+    if (port === undefined) throw new Error(`bug: node ${n} has no metrics listener (start the cluster with metrics: true)`);
+    return `http://127.0.0.1:${port}/`;
+  }
+
+  /** The config file node `n`'s daemon reads: its own copy when it serves metrics, else the shared one. */
+  nodeConfig(n: string): string {
+    return this.metricsPorts.has(n) ? join(this.dir, n, 'csync.toml') : this.cfg;
   }
 
   /** Builds keys, certificates, a config with free ports, and starts every daemon. */
@@ -61,6 +79,13 @@ export class DaemonCluster {
     writeFileSync(cfg, clusterConfig(dir, opts, ports));
     const c = new DaemonCluster(dir, cfg, opts);
     for (const n of opts.nodes) mkdirSync(c.root(n), { recursive: true });
+    if (opts.metrics) {
+      for (const n of opts.nodes) {
+        const port = await freePort();
+        c.metricsPorts.set(n, port);
+        writeFileSync(c.nodeConfig(n), `${readFileSync(cfg, 'utf8')}\n[metrics]\nlisten = "127.0.0.1:${port}"\n`);
+      }
+    }
     await runCommand(['-k', join(dir, 'g.key'), '-q'], QUIET);
     for (const n of opts.nodes) await runCommand(['-C', cfg, '-N', n, 'tls', 'init', '-q'], QUIET);
     for (const n of opts.nodes) if (!opts.external?.includes(n)) await c.startNode(n);
@@ -145,7 +170,7 @@ export class DaemonCluster {
   }
 
   /** Starts (or restarts) node `n`'s daemon, optionally with another config file. */
-  async startNode(n: string, configPath = this.cfg): Promise<void> {
+  async startNode(n: string, configPath = this.nodeConfig(n)): Promise<void> {
     const node: Node = this.nodes.get(n) ?? { rt: undefined, daemon: undefined, cycles: 0, applied: 0, logs: [] };
     this.nodes.set(n, node);
     const log = this.opts.recordLogs ? notifying(memoryLogger(node.logs), () => this.notify()) : silentLogger;

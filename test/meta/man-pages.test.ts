@@ -78,6 +78,7 @@ describe('man pages', () => {
     const keys = [
       ...all(/'([a-z_]+)'/g, literalAfter(parse, 'const TOP_KEYS')),
       ...all(/'([a-z_]+)'/g, literalAfter(parse, "checkKeys(c, tbl, 'tls', ")).map((k) => (k === 'tls' ? '' : k)).filter((k) => k !== ''),
+      ...all(/'([a-z_]+)'/g, literalAfter(parse, "checkKeys(c, tbl, 'metrics', ")).filter((k) => k !== 'metrics'),
       ...all(/'([a-z_]+)'/g, literalAfter(group, 'const GROUP_KEYS')),
       ...all(/'([a-z_]+)'/g, literalAfter(group, 'const ACTION_KEYS')),
     ];

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ConfigError, hasCode } from '../../../src/core/errors.ts';
 import { parseConfig } from '../../../src/config/parse.ts';
+import type { Config } from '../../../src/config/types.ts';
 
 const FIXTURES = new URL('../../../../test/fixtures/config/', import.meta.url);
 
@@ -62,6 +63,8 @@ const INVALID_CASES: readonly InvalidCase[] = [
   { description: 'an unknown action key', file: 'action-unknown-key', keyPath: 'groups.web.actions[0].command', line: 13, message: /unknown key/ },
   { description: 'actions written as a single table', file: 'actions-not-array', keyPath: 'groups.web.actions', line: 10, message: /array of tables \(write \[\[groups\.web\.actions\]\]\)/ },
   { description: 'a malformed certificate pin', file: 'pin-malformed', keyPath: 'tls.pins.web1', line: 2, message: /"sha256:" followed by 64/ },
+  { description: 'a metrics listener on a public address without allow_public', file: 'metrics-public', keyPath: 'metrics.listen', line: 6, message: /"0\.0\.0\.0:9477" is not a loopback address.*allow_public = true/ },
+  { description: 'a [metrics] table without listen', file: 'metrics-no-listen', keyPath: 'metrics.listen', line: 5, message: /is required: the address to serve on/ },
   { description: 'a file without groups', file: 'no-groups', keyPath: 'groups', line: undefined, message: /is required/ },
   { description: 'a file without hosts', file: 'hosts-missing', keyPath: 'hosts', line: undefined, message: /is required/ },
 ];
@@ -125,6 +128,19 @@ describe('parseConfig', () => {
       [['%data%/shared/*.conf'], true, 30_000],
       [['/tmp/csync-demo/%h/etc/**'], false, 300_000],
     ]);
+  });
+
+  it('reads [metrics]: off when absent, loopback by default, a public address only with allow_public', () => {
+    const base = fixture('valid', 'minimal');
+    assert.equal(parseConfig(base, 'm.toml').metrics, undefined, 'off when absent');
+    const withMetrics = (lines: string): Config['metrics'] => parseConfig(`${base}\n${lines}\n`, 'm.toml').metrics;
+    assert.deepEqual(withMetrics('[metrics]\nlisten = "127.0.0.1:9477"'), { host: '127.0.0.1', port: 9477, allowPublic: false });
+    assert.deepEqual(withMetrics('[metrics]\nlisten = "localhost"'), { host: 'localhost', port: 9477, allowPublic: false }, 'default port');
+    assert.deepEqual(withMetrics('[metrics]\nlisten = "[::1]:9100"'), { host: '::1', port: 9100, allowPublic: false });
+    assert.deepEqual(withMetrics('[metrics]\nlisten = "10.0.0.11:9477"\nallow_public = true'), { host: '10.0.0.11', port: 9477, allowPublic: true });
+    for (const listen of ['10.0.0.11:9477', '[::]:9477', 'metrics.example.com:9477', '128.0.0.1']) {
+      assert.throws(() => withMetrics(`[metrics]\nlisten = "${listen}"`), (err: ConfigError) => err.issues.some((i) => i.keyPath === 'metrics.listen' && /not a loopback address/.test(i.message)), listen);
+    }
   });
 
   describe('rejects invalid files with the key path and line of the problem', () => {
