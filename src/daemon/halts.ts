@@ -2,10 +2,10 @@
 // (daemon or CLI) so `csync status` can say "halted" with the override, and the daemon's health can
 // turn red, until a later pass of the same scope no longer trips. Advisory, like refused.json: a
 // lost file only means a halt is shown again once the next pass trips it.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CsyncError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { readAdvisoryList, writeAdvisoryList } from './advisory-file.ts';
 import type { NodeView } from '../config/types.ts';
 import type { CheckReport } from '../sync/check.ts';
 import type { PeerReport } from '../sync/update.ts';
@@ -51,21 +51,10 @@ function fileOf(stateDir: string): string {
 
 /** The halts recorded in this state dir ([] when none, or the file is unreadable). */
 export function loadHalts(stateDir: string): HaltEntry[] {
-  try {
-    const data = JSON.parse(readFileSync(fileOf(stateDir), 'utf8')) as { halts?: unknown };
-    if (!Array.isArray(data.halts)) return [];
-    return data.halts.filter(
-      (e): e is HaltEntry =>
-        ((e as HaltEntry).kind === 'check' || (e as HaltEntry).kind === 'update') &&
-        typeof (e as HaltEntry).group === 'string' &&
-        typeof (e as HaltEntry).where === 'string' &&
-        typeof (e as HaltEntry).message === 'string' &&
-        typeof (e as HaltEntry).sinceMs === 'number',
-    );
-  } catch {
-    // No file yet, or a broken one: nothing known until the next pass trips again.
-    return [];
-  }
+  return readAdvisoryList(fileOf(stateDir), 'halts', (e): e is HaltEntry => {
+    const h = e as HaltEntry;
+    return (h.kind === 'check' || h.kind === 'update') && typeof h.group === 'string' && typeof h.where === 'string' && typeof h.message === 'string' && typeof h.sinceMs === 'number';
+  });
 }
 
 /** Records what a pass saw (see mergeHalts); writes atomically and only on a change; never throws. */
@@ -74,14 +63,8 @@ export function noteHalts(opts: { stateDir: string; seen: readonly HaltSeen[]; n
   if (before.length === 0 && opts.seen.every((s) => s.error === undefined)) return before;
   const next = mergeHalts(before, opts.seen, opts.nowMs);
   if (JSON.stringify(next) === JSON.stringify(before)) return next;
-  const file = fileOf(opts.stateDir);
-  try {
-    writeFileSync(`${file}.tmp`, JSON.stringify({ halts: next }));
-    renameSync(`${file}.tmp`, file);
-  } catch (err) {
-    // Advisory state: a full disk must not stop syncing; the halt is logged by the pass anyway.
-    opts.log.warn({ reason: String(err) }, 'Could not record halted groups');
-  }
+  // The halt is logged by the pass anyway; a lost file only means it is shown again once it trips.
+  writeAdvisoryList(fileOf(opts.stateDir), 'halts', next, opts.log, 'Could not record halted groups');
   return next;
 }
 

@@ -2,9 +2,10 @@
 // a newline, a backslash, a component over 255 bytes): kept in `<state_dir>/refused.json` so each is
 // reported once, counted by `csync status` and `-M`, and does not fail every later pass. Advisory, like
 // daemon.json: a lost or unreadable file only means a path is reported as new once more.
-import { lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/logger.ts';
+import { readAdvisoryList, writeAdvisoryList } from './advisory-file.ts';
 import { toRelPath } from '../core/paths.ts';
 import type { NodeView } from '../config/types.ts';
 
@@ -62,14 +63,10 @@ function fileOf(stateDir: string): string {
 
 /** The known refused paths of this state dir ([] when none, or the file is unreadable). */
 export function loadRefused(stateDir: string): RefusedEntry[] {
-  try {
-    const data = JSON.parse(readFileSync(fileOf(stateDir), 'utf8')) as { paths?: unknown };
-    if (!Array.isArray(data.paths)) return [];
-    return data.paths.filter((e): e is RefusedEntry => typeof (e as RefusedEntry).path === 'string' && typeof (e as RefusedEntry).reason === 'string' && typeof (e as RefusedEntry).firstSeenMs === 'number');
-  } catch {
-    // No file yet, or a broken one: nothing known (the paths are reported as new once more).
-    return [];
-  }
+  return readAdvisoryList(fileOf(stateDir), 'paths', (e): e is RefusedEntry => {
+    const r = e as RefusedEntry;
+    return typeof r.path === 'string' && typeof r.reason === 'string' && typeof r.firstSeenMs === 'number';
+  });
 }
 
 /**
@@ -81,16 +78,8 @@ export function noteRefused(opts: { stateDir: string; found: readonly RefusedFou
   if (before.length === 0 && opts.found.length === 0) return { fresh: [], known: [] };
   const { next, fresh } = mergeRefused(before, opts.found, opts.scopes, opts.nowMs);
   const changed = fresh.length > 0 || next.length !== before.length;
-  if (changed && !opts.dryRun) {
-    const file = fileOf(opts.stateDir);
-    try {
-      writeFileSync(`${file}.tmp`, JSON.stringify({ paths: next }));
-      renameSync(`${file}.tmp`, file);
-    } catch (err) {
-      // Advisory state: a full disk must not stop syncing; the paths are reported again next time.
-      opts.log.warn({ reason: String(err) }, 'Could not record refused paths');
-    }
-  }
+  // A lost file only means the paths are reported as new once more.
+  if (changed && !opts.dryRun) writeAdvisoryList(fileOf(opts.stateDir), 'paths', next, opts.log, 'Could not record refused paths');
   const freshPaths = new Set(fresh.map((e) => e.path));
   return { fresh, known: next.filter((e) => opts.found.some((f) => f.path === e.path) && !freshPaths.has(e.path)) };
 }
