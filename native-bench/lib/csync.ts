@@ -92,7 +92,9 @@ export class CsyncCluster {
   private async startDaemon(n: string, watch: boolean): Promise<void> {
     const cfg = join(this.dir, n === this.nodes[0] ? (watch ? 'send-watch.toml' : 'send.toml') : watch ? 'recv-watch.toml' : 'recv.toml');
     // As systemd/csync.service runs it (Environment=NODE_OPTIONS=--max-semi-space-size=4).
-    const child = spawn(process.execPath, [DAEMON_V8_FLAG, CSYNC_BIN, '-C', cfg, '-N', n, 'daemon'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // CSYNC_BENCH_DAEMON_FLAGS: extra node flags for the daemons (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+    const extra = (process.env.CSYNC_BENCH_DAEMON_FLAGS ?? '').split(' ').filter((f) => f !== '');
+    const child = spawn(process.execPath, [DAEMON_V8_FLAG, ...extra, CSYNC_BIN, '-C', cfg, '-N', n, 'daemon'], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.add(child);
     this.daemons.set(n, child);
     await new Promise<void>((resolve, reject) => {
