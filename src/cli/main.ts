@@ -120,7 +120,7 @@ async function runWith(rt: Runtime, cmd: Command, io: Io): Promise<number> {
     case 'status':
       return commandStatus(rt, cmd, io);
     case 'daemon': {
-      const { runDaemon } = await import('../daemon/daemon.ts');
+      const { runDaemon } = await import('../daemon/run-daemon.ts');
       const { ChokidarSource } = await import('../watcher/chokidar-source.ts');
       const { handoffHandler } = await import('./handoff.ts');
       const { preAuthLimitsFromEnv } = await import('../daemon/server.ts');

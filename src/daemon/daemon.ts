@@ -1,7 +1,7 @@
 // `csync daemon`: the TLS server, a pool of peer links, the watcher and the periodic check, driving
 // one serialized work loop (check what changed, then push dirty entries). Signals: SIGHUP reloads
 // the config (a bad one is reported and the old one kept), SIGTERM/SIGINT finish the work and exit.
-import { renameSync, statfsSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CsyncError } from '../core/errors.ts';
 import type { NodeName } from '../core/types.ts';
@@ -26,6 +26,7 @@ import type { WatchEvent, WatchSource } from '../watcher/watch-source.ts';
 import { ROOT_PROBE_MS, RootWatch, railTargets } from './root-watch.ts';
 import { haltsOfCheck, haltsOfUpdate, loadHalts, noteHalts } from './halts.ts';
 import { DaemonStats, failureReason } from './stats.ts';
+import { entriesFailed, ENTRY_RETRY_MAX_MS, linkLost, logicalOfTarget, reportDiskFull } from './pass-outcomes.ts';
 import type { DaemonFacts, NodeSummary } from './summary.ts';
 import { noteRefused, refusedFromEvents, refusedHint, SPECIAL_FILE_REASON } from './refused-paths.ts';
 import type { RefusedFound } from './refused-paths.ts';
@@ -599,57 +600,4 @@ export class Daemon {
     this.batcher?.flush();
     await this.executor?.idle();
   }
-}
-
-/** Longest wait between retries of entries that failed on a working link. */
-const ENTRY_RETRY_MAX_MS = 60_000;
-
-/** True when entries failed to reach a peer whose link worked (a full disk there, an I/O error). */
-function entriesFailed(reports: readonly PeerReport[]): boolean {
-  return reports.some((r) => r.status !== 'failed' && r.failed.length > 0 && !linkLost(r));
-}
-
-/** True when a report's failures come from its link (then the peer pool's backoff applies). */
-function linkLost(r: PeerReport): boolean {
-  return r.failed.some((f) => /closed|unreachable|lost|no bytes moved/i.test(f.reason));
-}
-
-/**
- * Logs a write refused for lack of space (ENOSPC) with the path and the free space left on its
- * file system, once per failure: the operator sees which disk, and how full.
- */
-function reportDiskFull(rt: Runtime, t: Target, err: unknown): void {
-  const errno = err instanceof Error && err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException).code : undefined;
-  if (errno !== 'ENOSPC' && errno !== 'EDQUOT') return;
-  let freeBytes: number | undefined;
-  try {
-    const fs = statfsSync(t.absRoot);
-    freeBytes = fs.bavail * fs.bsize;
-  } catch {
-    // The root may be gone too; the free space is then unknown, the failure is still logged.
-  }
-  rt.ctx.log.error({ path: logicalOfTarget(t), root: t.absRoot, code: errno, freeBytes }, 'Disk full: a change from a peer was not written');
-}
-
-function logicalOfTarget(t: Target): string {
-  return t.rel === '' ? t.root : `${t.root}/${t.rel}`;
-}
-
-/** Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit status. */
-export async function runDaemon(rt: Runtime, opts: DaemonOptions): Promise<number> {
-  const daemon = new Daemon(rt, opts);
-  await daemon.start();
-  rt.ctx.log.info({ node: rt.view.self, port: daemon.port }, 'Daemon started');
-  const onHup = (): void => {
-    void daemon.reload();
-  };
-  process.on('SIGHUP', onHup);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  process.off('SIGHUP', onHup);
-  rt.ctx.log.info({ signal }, 'Stopping');
-  await daemon.stop();
-  return 0;
 }
