@@ -83,7 +83,10 @@ async function w1w2(c: Ctx, runs: number): Promise<void> {
       const s = await c.csync2.run(['-x']);
       record('W1 first sync, 1 peer', 'csync2', { ...s, wireBytes: 0 });
       assertSame(c.csync2.root(0), c.csync2.root(1), 'csync2 W1');
-      if (want(c.flags, 'W2')) record('W2 check, nothing changed (-cr)', 'csync2', { ...(await c.csync2.run(['-cr', c.csync2.root(0)])), wireBytes: 0 });
+      if (want(c.flags, 'W2')) {
+        record('W2 check, nothing changed (-cr)', 'csync2', { ...(await c.csync2.run(['-cr', c.csync2.root(0)])), wireBytes: 0 });
+        record('W2 compare with the peer, nothing changed (-T)', 'csync2', { ...(await c.csync2.run(['-T'])), wireBytes: 0 });
+      }
     }
     await c.csync.wipe();
     cpSync(c.src, c.csync.root('n0'), { recursive: true, preserveTimestamps: true });
@@ -102,6 +105,9 @@ async function w1w2(c: Ctx, runs: number): Promise<void> {
       await c.csync.cli(['-cr', '-q']);
       record('W2 check, nothing changed (-cr)', 'csync', { ...(await c.csync.cli(['-cr', '-q'])), wireBytes: 0 }, '≤ 0.25 s');
       record('W2 check + update, nothing changed (-x)', 'csync', { ...(await c.csync.cli(['-x', '-q', '-P', 'n1'])), wireBytes: 0 }, '≤ 0.25 s');
+      // -T compares content: both sides check their tree (recording nothing) and compare digests.
+      c.csync.resetWire();
+      record('W2 compare with the peer, nothing changed (-T)', 'csync', { ...(await c.csync.cli(['-T', '-P', 'n1'])), wireBytes: c.csync.wire() }, "≤ csync2's -T");
       // As deployed (csync.service + csync-check.timer): n0's daemon runs and the check is handed to
       // it. An untimed command first waits out the daemon's own start-up check.
       await c.csync.ensureDaemons(['n0']);
