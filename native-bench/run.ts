@@ -108,6 +108,10 @@ async function w1w2(c: Ctx, runs: number): Promise<void> {
       // -T compares content: both sides check their tree (recording nothing) and compare digests.
       c.csync.resetWire();
       record('W2 compare with the peer, nothing changed (-T)', 'csync', { ...(await c.csync.cli(['-T', '-P', 'n1'])), wireBytes: c.csync.wire() }, "≤ csync2's -T");
+      // The first -T after W1 reads every file the receiver wrote (applied inside the racy window,
+      // so recorded without a local signature) and records their signatures; an hourly -T is this one.
+      c.csync.resetWire();
+      record('W2 compare with the peer, nothing changed (-T), again', 'csync', { ...(await c.csync.cli(['-T', '-P', 'n1'])), wireBytes: c.csync.wire() }, "≤ csync2's -T");
       // As deployed (csync.service + csync-check.timer): n0's daemon runs and the check is handed to
       // it. An untimed command first waits out the daemon's own start-up check.
       await c.csync.ensureDaemons(['n0']);

@@ -66,7 +66,7 @@ export interface ScanOptions {
    * Takes the local signatures of files found unchanged by hashing (their recorded signature was
    * missing, racy or stale): recording them lets the next check skip the read (StateStore.setLocalSigs).
    */
-  readonly onLocalSigs?: (sigs: readonly (readonly [LogicalPath, string])[]) => void;
+  readonly onLocalSigs?: (sigs: readonly (readonly [LogicalPath, string, string])[]) => void;
 }
 
 interface Seen {
@@ -112,12 +112,12 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     const states: FileState[] = [];
     const why: string[] = [];
     const sigs: (string | undefined)[] = [];
-    const freshSigs: [LogicalPath, string][] = [];
+    const freshSigs: [LogicalPath, string, string][] = [];
     for (const slot of slots) {
       if (slot.meta === undefined) continue;
       const row = slot.row;
       if (row !== undefined && row.kind !== 'deleted' && rowMatches(row, slot.meta, opts.ignore)) {
-        if (slot.localSig !== '' && slot.localSig !== row.localSig) freshSigs.push([slot.path, slot.localSig]);
+        if (slot.localSig !== '' && slot.localSig !== row.localSig && slot.meta.hash !== undefined) freshSigs.push([slot.path, slot.localSig, slot.meta.hash]);
         continue;
       }
       const prev = row === undefined ? undefined : opts.known.get(slot.path);

@@ -190,7 +190,8 @@ function prepareStatements(db: Database.Database) {
       ON CONFLICT (path) DO UPDATE SET ${STATE_COLS.map((c) => `${c} = excluded.${c}`).join(', ')},
         local_sig = CASE WHEN files.kind = excluded.kind AND files.size = excluded.size AND files.mtime_us = excluded.mtime_us
           AND files.hash IS excluded.hash THEN coalesce(excluded.local_sig, files.local_sig) ELSE excluded.local_sig END`),
-    setLocalSig: p('UPDATE files SET local_sig = ? WHERE path = ?'),
+    // Only while the row still records the content the signature was taken with (see setLocalSigs).
+    setLocalSig: p("UPDATE files SET local_sig = ? WHERE path = ? AND kind = 'file' AND hash = ?"),
     removeFile: p('DELETE FROM files WHERE path = ?'),
     removeDirtyOfPath: p('DELETE FROM dirty WHERE path = ?'),
     removeConflictsOfPath: p('DELETE FROM conflicts WHERE path = ?'),
@@ -319,11 +320,11 @@ export class SqliteStateStore implements StateStore {
     this.#guard(() => `put ${JSON.stringify(state.path)}`, () => this.#stmt.putFile.run(state.path, ...stateValues(state), localSig ?? null));
   }
 
-  setLocalSigs(sigs: readonly (readonly [LogicalPath, string])[]): void {
+  setLocalSigs(sigs: readonly (readonly [LogicalPath, string, string])[]): void {
     if (sigs.length === 0) return;
     this.#guard(() => `record ${sigs.length} local signatures`, () =>
       this.#tx.immediate(() => {
-        for (const [path, sig] of sigs) this.#stmt.setLocalSig.run(sig, path);
+        for (const [path, sig, hash] of sigs) this.#stmt.setLocalSig.run(sig, path, hash);
       }),
     );
   }

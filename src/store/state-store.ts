@@ -118,9 +118,11 @@ export interface StateStore {
   put(state: FileState, localSig?: string): void;
   /**
    * Records the local signatures of files whose recorded state is unchanged (a check that hashed
-   * them found the same content). Rows that no longer exist are skipped.
+   * them found the same content): `[path, signature, the hash that was read]`. A row that no longer
+   * exists, or records another content by now (a peer's change applied meanwhile), is skipped: a
+   * signature vouches only for the content it was taken with.
    */
-  setLocalSigs(sigs: readonly (readonly [LogicalPath, string])[]): void;
+  setLocalSigs(sigs: readonly (readonly [LogicalPath, string, string])[]): void;
   /** Forgets `path` entirely (its dirty and conflict rows too). */
   remove(path: LogicalPath): void;
   /**

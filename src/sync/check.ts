@@ -31,6 +31,8 @@ export interface CheckOptions {
   readonly force: boolean;
   readonly allowMassDelete: boolean;
   readonly dryRun: boolean;
+  /** With dryRun: still record the local signatures of files whose content matched (see scan()). */
+  readonly recordLocalSigs?: boolean;
   /**
    * Keep the new states in the report (default true). A daemon's check of a whole tree passes
    * false: states are recorded a batch at a time and not held (memory stays flat at any size).
@@ -72,7 +74,9 @@ export async function runCheck(ctx: SyncContext, targets: readonly Target[], opt
       nowMs: ctx.clock.nowMs(),
       allowMassDelete: opts.allowMassDelete,
       onChanges,
-      ...(opts.dryRun ? {} : { onLocalSigs: (sigs: readonly (readonly [LogicalPath, string])[]) => ctx.store.setLocalSigs(sigs) }),
+      // Signatures are recorded by a dry run too (`-T`): a signature only lets a later check skip
+      // reading a file whose content was just read and matched the record; it changes no state.
+      ...(opts.dryRun && !opts.recordLocalSigs ? {} : { onLocalSigs: (sigs: readonly (readonly [LogicalPath, string, string])[]) => ctx.store.setLocalSigs(sigs) }),
       ...(opts.onProgress ? { onHashed: (files: number, bytes: number) => opts.onProgress?.({ root: t.absRoot, files, bytes }) } : {}),
     });
     report.changedCount += result.changedCount;

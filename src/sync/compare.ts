@@ -166,7 +166,7 @@ export async function runCompare(ctx: SyncContext, opts: CompareOptions): Promis
  * ones, for digestTree(). A comparison changes nothing, so it cannot race the syncs it observes.
  */
 export async function scanForCompare(ctx: SyncContext, targets: readonly Target[]): Promise<FileState[]> {
-  const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: true });
+  const report = await runCheck(ctx, targets, { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: true, recordLocalSigs: true });
   const [halted] = report.halted;
   if (halted !== undefined) throw halted;
   return report.changed;

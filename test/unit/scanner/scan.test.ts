@@ -8,6 +8,8 @@ import { parseScanSig } from '../../../src/store/state-store.ts';
 import { FailingFileSystem } from '../../../src/fs/failing-fs.ts';
 import type { FileSystem } from '../../../src/fs/filesystem.ts';
 import { scan } from '../../../src/scanner/scan.ts';
+import { runCheck } from '../../../src/sync/check.ts';
+import { allRootTargets } from '../../../src/sync/scope.ts';
 import type { ScanOptions, ScanResult } from '../../../src/scanner/scan.ts';
 import { memoryNode } from '../../helpers/fixtures.ts';
 import type { MemoryNode } from '../../helpers/fixtures.ts';
@@ -154,6 +156,20 @@ describe('scan', () => {
     n.store.put({ ...rec, meta }, sig);
     const again = await scanAndRecord(n);
     assert.equal(again.bytesHashed, 5, 'the file is read: a record without a hash proves nothing about the content');
+  });
+
+  it('records local signatures in a dry run that asks for them (csync -T), so the next check reads nothing', async (t) => {
+    const n = await memoryNode('a');
+    t.after(() => n.close());
+    n.mem.writeFileSync(`${ROOT}/fresh.txt`, 'one');
+    n.clock.advance(1);
+    await scanAndRecord(n); // inside the racy window: recorded without a signature
+    n.clock.advance(3000);
+    const t0 = await runCheck(n.ctx, allRootTargets(n.ctx.view, new Set(['g'])), { recursive: true, markAll: false, force: false, allowMassDelete: false, dryRun: true, recordLocalSigs: true });
+    assert.deepEqual(t0.changed, [], 'a dry run records no change');
+    const later = await scanAndRecord(n, { fs: noReads(n.mem) });
+    assert.deepEqual(later.problems, []);
+    assert.equal(later.bytesHashed, 0, 'the signature the dry run recorded lets the check skip the read');
   });
 
   it('ignores a chmod when the group ignores mode', async (t) => {

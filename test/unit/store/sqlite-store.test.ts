@@ -105,6 +105,17 @@ for (const backend of BACKENDS) {
         }
       });
 
+      it('records a local signature only while the row still holds the content it was taken with', () => {
+        store.put(F_FILE);
+        const sigOf = (): string => parseScanSig(store.scanIndex(F_FILE.path).get(F_FILE.path) ?? '').localSig;
+        store.setLocalSigs([[F_FILE.path, '7:111', F_FILE.meta.hash as string]]);
+        assert.equal(sigOf(), '7:111');
+        // A peer's change was recorded between the read and the write of the signature: it is skipped.
+        store.put({ ...F_FILE, meta: { ...F_FILE.meta, hash: 'fedcba9876543210' } });
+        store.setLocalSigs([[F_FILE.path, '7:222', F_FILE.meta.hash as string]]);
+        assert.notEqual(sigOf(), '7:222', 'a signature never vouches for content it was not taken with');
+      });
+
       it('refuses an mtime beyond its range for that entry alone, naming the path', () => {
         const far: FileState = { ...F_FILE, meta: { ...F_FILE.meta, mtimeNs: 2n ** 63n * 1000n } };
         assert.throws(() => store.put(far), (err: unknown) => err instanceof CsyncError && err.code === 'CSYNC_STORE_FAILED' && err.message.includes(F_FILE.path));
