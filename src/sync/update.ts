@@ -453,7 +453,9 @@ function recordOutcome(ctx: SyncContext, peer: NodeName, sent: FileState, outcom
     case 'rejected':
     case 'need':
       report.failed.push({ path: sent.path, reason: outcome.reason ?? outcome.result });
-      ctx.store.setDirtyError(sent.path, peer, outcome.reason ?? outcome.result);
+      // In the pass's batch, as the successes are: one commit (and one WAL fsync) per batch, not per
+      // refused entry (a peer refusing a whole tree cost a sync per file).
+      batch.add(sent.path, () => ctx.store.setDirtyError(sent.path, peer, outcome.reason ?? outcome.result));
       return;
     default: {
       const never: never = outcome.result;
